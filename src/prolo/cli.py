@@ -1,0 +1,116 @@
+"""The ``prolo`` command. Heavy imports live inside the commands so that ``--help`` is instant."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="prolo",
+    help="Prolo Outcomes: the prolotherapy registry, its follow-up and its honest statistics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL (default: PROLO_DATABASE_URL, else sqlite:///prolo.db).",
+        show_default=False,
+    ),
+]
+
+
+def database_url(database: str | None) -> str:
+    """The URL a command works on: ``--database`` if given, else the settings."""
+    from prolo.settings import get_settings
+
+    return database or get_settings().database_url
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one clean line to standard error and exit non-zero."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(database: DatabaseOption = None) -> None:
+    """Create the database, run every migration and load the vocabularies."""
+    from prolo.registry.setup import initialise
+
+    url = database_url(database)
+    report = initialise(url)
+    typer.echo(f"database ready at {url} ({report})")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database: DatabaseOption = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations up to a revision (default: the newest)."""
+    from prolo.db import current_revision, upgrade
+
+    url = database_url(database)
+    upgrade(url, revision)
+    typer.echo(f"database at revision {current_revision(url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Undo migrations down to a revision."""
+    from prolo.db import current_revision, downgrade
+
+    url = database_url(database)
+    downgrade(url, revision)
+    typer.echo(f"database at revision {current_revision(url)}")
+
+
+@app.command()
+def serve(
+    database: DatabaseOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) and the web pages."""
+    import uvicorn
+
+    from prolo.settings import get_settings
+    from prolo.web.app import create_app
+
+    settings = get_settings()
+    url = database_url(database)
+    uvicorn.run(
+        create_app(url),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(
+    database: DatabaseOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Initialise the database (SQLite by default) and serve the API on it."""
+    from prolo.settings import get_settings
+
+    settings = get_settings()
+    init(database)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    typer.echo(f"API: http://{bind_host}:{bind_port}/docs  (health: /health)")
+    serve(database, bind_host, bind_port)
+
+
+if __name__ == "__main__":
+    app()

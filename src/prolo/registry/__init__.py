@@ -1,0 +1,1 @@
+"""The clinical record of prolotherapy care."""

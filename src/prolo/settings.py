@@ -1,0 +1,30 @@
+"""One settings object, read from environment variables prefixed ``PROLO_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of Prolo Outcomes; each is documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PROLO_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///prolo.db",
+        description="SQLAlchemy URL of the database; default a SQLite file in the working directory.",
+    )
+    acting_user: str = Field(
+        default="system",
+        description="User recorded in the audit trail by the API until real authentication is used.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
+    port: int = Field(default=8000, description="Port `prolo serve` listens on.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
