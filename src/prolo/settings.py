@@ -15,11 +15,11 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///prolo.db",
-        description="SQLAlchemy URL of the database; default a SQLite file in the working directory.",
+        description="Database URL (default: a SQLite file in the working directory).",
     )
     acting_user: str = Field(
         default="system",
-        description="User recorded in the audit trail by the API until real authentication is used.",
+        description="User the audit trail records for API changes until authentication is used.",
     )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")

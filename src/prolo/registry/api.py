@@ -1,0 +1,134 @@
+"""REST routes of the clinical record, built once over the entity catalogue.
+
+No ``from __future__ import annotations`` here: FastAPI reads the schema classes from the
+annotations at run time, and they vary per entity.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from prolo.registry import service, vocabulary
+from prolo.registry.entities import ENTITIES, Entity
+from prolo.registry.schemas import (
+    AuditEntryRead,
+    RetireRequest,
+    VocabularyTermCreate,
+    VocabularyTermRead,
+)
+from prolo.security import audit
+from prolo.web.deps import ActorDep, SessionDep
+
+PAGING = {"limit", "offset", "sort", "include_retired"}
+
+
+class PageOut(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def entity_router(entity: Entity) -> APIRouter:
+    create_schema, update_schema, read_schema = entity.create, entity.update, entity.read
+    router = APIRouter(prefix=f"/{entity.path}", tags=[entity.path])
+    label = entity.name.replace("_", " ")
+
+    @router.post("", status_code=201, response_model=read_schema, summary=f"Create a {label}")
+    def create(body: create_schema, db: SessionDep, actor: ActorDep) -> Any:  # type: ignore[valid-type]
+        record = service.create(db, entity, body, actor=actor)
+        db.commit()
+        return record
+
+    @router.get(
+        "",
+        response_model=PageOut,
+        summary=f"List {entity.path}",
+        description="Filter by any non-identifying column as `?column=value`; "
+        "sort with `sort=column` or `sort=-column`.",
+    )
+    def list_(
+        request: Request,
+        db: SessionDep,
+        limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        sort: str | None = None,
+        include_retired: bool = False,
+    ) -> Any:
+        filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
+        page = service.list_records(
+            db,
+            entity,
+            filters=filters,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            include_retired=include_retired,
+        )
+        items = [read_schema.model_validate(r).model_dump(mode="json") for r in page.items]
+        return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
+
+    @router.get("/{record_id}", response_model=read_schema, summary=f"Read a {label}")
+    def read(record_id: int, db: SessionDep) -> Any:
+        return service.get_or_raise(db, entity, record_id)
+
+    @router.patch("/{record_id}", response_model=read_schema, summary=f"Update a {label}")
+    def update(record_id: int, body: update_schema, db: SessionDep, actor: ActorDep) -> Any:  # type: ignore[valid-type]
+        record = service.update(db, entity, record_id, body, actor=actor)
+        db.commit()
+        return record
+
+    @router.post("/{record_id}/retire", response_model=read_schema, summary=f"Retire a {label}")
+    def retire(record_id: int, body: RetireRequest, db: SessionDep, actor: ActorDep) -> Any:
+        record = service.retire(db, entity, record_id, reason=body.reason, actor=actor)
+        db.commit()
+        return record
+
+    @router.get(
+        "/{record_id}/history",
+        response_model=list[AuditEntryRead],
+        summary=f"Audit history of a {label}",
+    )
+    def history(record_id: int, db: SessionDep) -> Any:
+        service.get_or_raise(db, entity, record_id)
+        return audit.history(db, entity=entity.name, entity_id=record_id)
+
+    return router
+
+
+vocabulary_router = APIRouter(prefix="/vocabularies", tags=["vocabularies"])
+
+
+@vocabulary_router.get("", summary="Names of the vocabularies")
+def vocabulary_names(db: SessionDep) -> list[str]:
+    return sorted(vocabulary.names(db))
+
+
+@vocabulary_router.get("/{name}", response_model=list[VocabularyTermRead])
+def vocabulary_terms(name: str, db: SessionDep) -> Any:
+    return vocabulary.get_or_raise(db, name)
+
+
+@vocabulary_router.post("", status_code=201, response_model=VocabularyTermRead)
+def add_vocabulary_term(body: VocabularyTermCreate, db: SessionDep, actor: ActorDep) -> Any:
+    term = vocabulary.add_term(db, actor=actor, **body.model_dump())
+    db.commit()
+    return term
+
+
+audit_router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@audit_router.get("", response_model=list[AuditEntryRead], summary="The audit trail, newest first")
+def audit_trail(
+    db: SessionDep,
+    entity: str | None = None,
+    entity_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    return audit.history(db, entity=entity, entity_id=entity_id, limit=limit)
+
+
+def routers() -> list[APIRouter]:
+    return [entity_router(e) for e in ENTITIES.values()] + [vocabulary_router, audit_router]

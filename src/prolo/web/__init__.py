@@ -1,0 +1,1 @@
+"""The web application: API routes, pages, templates and static assets."""

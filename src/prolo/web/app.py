@@ -1,0 +1,43 @@
+"""The application factory: one FastAPI app over one database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from prolo import __version__
+from prolo.db import engine_for, session_factory
+from prolo.web import problems
+from prolo.web.deps import SessionDep
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    from prolo.registry.api import routers
+    from prolo.settings import get_settings
+
+    url = database_url or get_settings().database_url
+    app = FastAPI(
+        title="Prolo Outcomes",
+        version=__version__,
+        description="The prolotherapy registry, its follow-up and its honest statistics.",
+    )
+    app.state.engine = engine_for(url)
+    app.state.session_factory = session_factory(app.state.engine)
+    problems.install(app)
+
+    @app.get("/health", tags=["health"], summary="Answers 200 when the database answers")
+    def health(db: SessionDep) -> Any:
+        try:
+            db.execute(text("SELECT 1"))
+        except Exception as error:  # any database failure means unhealthy
+            return JSONResponse(
+                {"status": "unavailable", "database": str(error).splitlines()[0]}, status_code=503
+            )
+        return {"status": "ok", "database": "ok", "version": __version__}
+
+    for router in routers():
+        app.include_router(router)
+    return app
