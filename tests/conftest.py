@@ -4,6 +4,7 @@ transaction; API tests share that transaction through the app's session dependen
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from prolo.db import make_engine
 from prolo.registry.setup import initialise
+from prolo.security.models import ROLES
 from tests.databases import create_postgres_database, drop_postgres_database, require_postgres
 
+ADMIN_PASSWORD = "correct horse admin staple"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
@@ -25,19 +28,74 @@ def database_url(
 ) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'prolo.db'}"
-        initialise(url)
+        initialise(url, admin_password=ADMIN_PASSWORD)
         yield url
         return
     require_postgres()
     url = create_postgres_database()
     try:
-        initialise(url)
+        initialise(url, admin_password=ADMIN_PASSWORD)
         yield url
     finally:
         from prolo.db import engine_for
 
         engine_for(url).dispose()
         drop_postgres_database(url)
+
+
+@dataclass(frozen=True)
+class Identities:
+    """Users committed once per database: one per role at site HOME, and their tokens."""
+
+    home_site_id: int
+    away_site_id: int
+    passwords: dict[str, str]
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (role, scope) -> token
+
+    def headers(self, role: str = "admin", scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[(role, scope)]}"}
+
+
+@pytest.fixture(scope="session")
+def identities(database_url: str) -> Identities:
+    from prolo.db import engine_for, transaction
+    from prolo.registry import service as registry
+    from prolo.registry.entities import ENTITIES
+    from prolo.security import service
+    from prolo.security.principal import system
+
+    actor = system("test set-up")
+    with transaction(engine_for(database_url)) as session:
+        sites = [
+            registry.create(
+                session,
+                ENTITIES["site"],
+                ENTITIES["site"].create(code=code, name=code),
+                actor=actor,
+            )
+            for code in ("HOME", "AWAY")
+        ]
+        found = Identities(sites[0].id, sites[1].id, {})
+        for role in ROLES:
+            password = f"correct horse {role} staple"
+            if role != "admin":  # `prolo init` made the administrator
+                service.add_user(
+                    session,
+                    username=role,
+                    password=password,
+                    role=role,
+                    site_codes=["HOME"],
+                    actor=actor,
+                )
+            found.passwords[role] = password
+            for scope in ("read", "write", "admin"):
+                if scope == "admin" and role != "admin":
+                    continue
+                issued = service.issue_token(
+                    session, username=role, scope=scope, days=30, name=None, actor=actor
+                )
+                found.tokens[(role, scope)] = issued.secret
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +136,16 @@ def app(database_url: str, db: Session) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """A client with no credentials, over HTTPS so that secure cookies are kept."""
+    with TestClient(app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(app: FastAPI, identities: Identities) -> Iterator[TestClient]:
+    """A client acting as the administrator through an admin-scoped bearer token."""
+    with TestClient(
+        app, base_url="https://testserver", headers=identities.headers()
+    ) as test_client:
         yield test_client

@@ -12,8 +12,9 @@ from prolo.registry import models as m
 from prolo.registry import schemas as s
 from prolo.registry import service
 from prolo.registry.entities import ENTITIES
+from prolo.security.principal import system
 
-ACTOR = "tester"
+ACTOR = system("tester")
 _serial = itertools.count(1)
 
 

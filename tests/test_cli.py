@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from prolo.cli import app
+from prolo.db import alembic_config
 
 runner = CliRunner()
 
@@ -40,7 +42,8 @@ def test_init_then_downgrade_and_upgrade(tmp_path: Path) -> None:
     assert "vocabulary terms added" in result.output
     assert runner.invoke(app, ["db", "downgrade", "base", "--database", url]).exit_code == 0
     upgraded = runner.invoke(app, ["db", "upgrade", "--database", url])
-    assert upgraded.exit_code == 0 and "revision 0001" in upgraded.output.replace("'", "")
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert upgraded.exit_code == 0 and f"revision {head}" in upgraded.output
 
 
 def free_port() -> int:
@@ -71,10 +74,19 @@ def test_serve_answers_health_on_a_new_sqlite_file(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "server did not start within 30 s"
                 time.sleep(0.2)
         assert response.status_code == 200 and response.json()["database"] == "ok"
+        site = {"code": "A", "name": "A clinic"}
+        refused = httpx.post(f"http://127.0.0.1:{port}/sites", json=site)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        token = runner.invoke(
+            app, ["user", "token", "--username", "admin", "--scope", "admin", "--database", url]
+        ).stdout.strip()
         created = httpx.post(
-            f"http://127.0.0.1:{port}/sites", json={"code": "A", "name": "A clinic"}
+            f"http://127.0.0.1:{port}/sites",
+            json=site,
+            headers={"Authorization": f"Bearer {token}"},
         )
-        assert created.status_code == 201
+        assert created.status_code == 201, created.text
         assert (tmp_path / "served.db").exists()
     finally:
         process.terminate()

@@ -6,6 +6,11 @@ from typing import Annotated
 
 import typer
 
+from prolo.cli_common import DatabaseOption, database_url, fail
+from prolo.security.cli import app as user_app
+
+__all__ = ["app", "fail"]
+
 app = typer.Typer(
     name="prolo",
     help="Prolo Outcomes: the prolotherapy registry, its follow-up and its honest statistics.",
@@ -15,27 +20,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Database URL (default: PROLO_DATABASE_URL, else sqlite:///prolo.db).",
-        show_default=False,
-    ),
-]
-
-
-def database_url(database: str | None) -> str:
-    """The URL a command works on: ``--database`` if given, else the settings."""
-    from prolo.settings import get_settings
-
-    return database or get_settings().database_url
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one clean line to standard error and exit non-zero."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+app.add_typer(user_app, name="user")
 
 
 @app.command()
@@ -45,7 +30,12 @@ def init(database: DatabaseOption = None) -> None:
 
     url = database_url(database)
     report = initialise(url)
-    typer.echo(f"database ready at {url} ({report})")
+    typer.echo(f"database ready at {url} ({report.vocabulary_terms_added} vocabulary terms added)")
+    if report.admin_password is not None:
+        typer.echo(
+            "first administrator: admin; one-time password (shown once, change it at first "
+            f"login): {report.admin_password}"
+        )
 
 
 @db_app.command("upgrade")

@@ -21,6 +21,17 @@ class Settings(BaseSettings):
         default="system",
         description="User the audit trail records for API changes until authentication is used.",
     )
+    session_idle_minutes: int = Field(
+        default=15, description="Web sessions end after this many idle minutes (automatic log-off)."
+    )
+    cookie_secure: bool = Field(
+        default=True, description="Send the session cookie only over HTTPS (and localhost)."
+    )
+    admin_password: str | None = Field(
+        default=None,
+        description="First administrator's password for `prolo init` in automated installs; "
+        "without it a one-time password is printed once.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 

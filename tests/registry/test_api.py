@@ -53,7 +53,7 @@ def test_entity_lifecycle_through_the_api(name: str, client: TestClient, db: Ses
     history = client.get(f"/{entity.path}/{record['id']}/history").json()
     actions = [entry["action"] for entry in reversed(history)]
     assert actions == (["create", "update", "retire"] if update_body else ["create", "retire"])
-    assert history[0]["reason"] == "entered twice" and history[0]["actor"] == "system"
+    assert history[0]["reason"] == "entered twice" and history[0]["actor"] == "admin"
 
 
 def test_missing_record_answers_404_as_problem(client: TestClient) -> None:

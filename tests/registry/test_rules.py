@@ -14,12 +14,13 @@ from prolo.errors import Conflict, DomainError
 from prolo.registry import models as m
 from prolo.registry import service
 from prolo.registry.entities import ENTITIES
+from prolo.security.principal import system
 from tests import factories as f
 
 
 def create(db: Session, name: str, **values: Any) -> Any:
     entity = ENTITIES[name]
-    return service.create(db, entity, entity.create(**values), actor="tester")
+    return service.create(db, entity, entity.create(**values), actor=f.ACTOR)
 
 
 def reasons(error: pytest.ExceptionInfo[DomainError]) -> dict[str, str]:
@@ -144,7 +145,7 @@ def test_references_must_exist_and_be_active(db: Session) -> None:
     with pytest.raises(DomainError) as error:
         f.condition(db, of=ctx["patient"], patient_id=987654)
     assert reasons(error) == {"patient_id": "no patient with id 987654"}
-    service.retire(db, ENTITIES["patient"], ctx["patient"].id, reason="duplicate", actor="t")
+    service.retire(db, ENTITIES["patient"], ctx["patient"].id, reason="duplicate", actor=f.ACTOR)
     with pytest.raises(DomainError) as error:
         f.condition(db, of=ctx["patient"])
     assert reasons(error) == {"patient_id": f"patient {ctx['patient'].id} is retired"}
@@ -229,7 +230,7 @@ def test_every_change_is_audited_with_before_after_and_reason(db: Session) -> No
         entity,
         person.id,
         entity.update(phone="+1 555 0100", reason="patient called"),
-        actor="coordinator1",
+        actor=system("coordinator1"),
     )
     entry = db.scalars(
         select(m.AuditEntry)
@@ -245,11 +246,13 @@ def test_every_change_is_audited_with_before_after_and_reason(db: Session) -> No
 def test_retired_records_cannot_change_or_retire_twice(db: Session) -> None:
     person = f.treated_patient(db)["patient"]
     entity = ENTITIES["patient"]
-    service.retire(db, entity, person.id, reason="duplicate", actor="t")
+    service.retire(db, entity, person.id, reason="duplicate", actor=f.ACTOR)
     with pytest.raises(Conflict):
-        service.retire(db, entity, person.id, reason="again", actor="t")
+        service.retire(db, entity, person.id, reason="again", actor=f.ACTOR)
     with pytest.raises(Conflict):
-        service.update(db, entity, person.id, entity.update(sex="male", reason="fix"), actor="t")
+        service.update(
+            db, entity, person.id, entity.update(sex="male", reason="fix"), actor=f.ACTOR
+        )
 
 
 def test_rejected_change_writes_nothing(db: Session) -> None:

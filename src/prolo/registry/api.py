@@ -18,6 +18,7 @@ from prolo.registry.schemas import (
     VocabularyTermRead,
 )
 from prolo.security import audit
+from prolo.security.policy import WRITE, authorize, require_admin
 from prolo.web.deps import ActorDep, SessionDep
 
 PAGING = {"limit", "offset", "sort", "include_retired"}
@@ -51,6 +52,7 @@ def entity_router(entity: Entity) -> APIRouter:
     def list_(
         request: Request,
         db: SessionDep,
+        actor: ActorDep,
         limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
         sort: str | None = None,
@@ -60,6 +62,7 @@ def entity_router(entity: Entity) -> APIRouter:
         page = service.list_records(
             db,
             entity,
+            actor=actor,
             filters=filters,
             sort=sort,
             limit=limit,
@@ -70,8 +73,8 @@ def entity_router(entity: Entity) -> APIRouter:
         return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
 
     @router.get("/{record_id}", response_model=read_schema, summary=f"Read a {label}")
-    def read(record_id: int, db: SessionDep) -> Any:
-        return service.get_or_raise(db, entity, record_id)
+    def read(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
+        return service.get_or_raise(db, entity, record_id, actor=actor)
 
     @router.patch("/{record_id}", response_model=read_schema, summary=f"Update a {label}")
     def update(record_id: int, body: update_schema, db: SessionDep, actor: ActorDep) -> Any:  # type: ignore[valid-type]
@@ -90,8 +93,8 @@ def entity_router(entity: Entity) -> APIRouter:
         response_model=list[AuditEntryRead],
         summary=f"Audit history of a {label}",
     )
-    def history(record_id: int, db: SessionDep) -> Any:
-        service.get_or_raise(db, entity, record_id)
+    def history(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
+        service.get_or_raise(db, entity, record_id, actor=actor)
         return audit.history(db, entity=entity.name, entity_id=record_id)
 
     return router
@@ -101,18 +104,19 @@ vocabulary_router = APIRouter(prefix="/vocabularies", tags=["vocabularies"])
 
 
 @vocabulary_router.get("", summary="Names of the vocabularies")
-def vocabulary_names(db: SessionDep) -> list[str]:
+def vocabulary_names(db: SessionDep, actor: ActorDep) -> list[str]:
     return sorted(vocabulary.names(db))
 
 
 @vocabulary_router.get("/{name}", response_model=list[VocabularyTermRead])
-def vocabulary_terms(name: str, db: SessionDep) -> Any:
+def vocabulary_terms(name: str, db: SessionDep, actor: ActorDep) -> Any:
     return vocabulary.get_or_raise(db, name)
 
 
 @vocabulary_router.post("", status_code=201, response_model=VocabularyTermRead)
 def add_vocabulary_term(body: VocabularyTermCreate, db: SessionDep, actor: ActorDep) -> Any:
-    term = vocabulary.add_term(db, actor=actor, **body.model_dump())
+    authorize(actor, "vocabulary_term", WRITE)
+    term = vocabulary.add_term(db, actor=actor.username, **body.model_dump())
     db.commit()
     return term
 
@@ -123,10 +127,12 @@ audit_router = APIRouter(prefix="/audit", tags=["audit"])
 @audit_router.get("", response_model=list[AuditEntryRead], summary="The audit trail, newest first")
 def audit_trail(
     db: SessionDep,
+    actor: ActorDep,
     entity: str | None = None,
     entity_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
+    require_admin(actor)
     return audit.history(db, entity=entity, entity_id=entity_id, limit=limit)
 
 

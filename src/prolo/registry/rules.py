@@ -17,6 +17,8 @@ from prolo.errors import DomainError, FieldError
 from prolo.registry import models as m
 from prolo.registry import vocabulary
 from prolo.registry.entities import ENTITIES, Entity
+from prolo.security.policy import visible
+from prolo.security.principal import Principal
 
 CHRONIC_MONTHS = 3
 
@@ -34,10 +36,10 @@ def months_between(earlier: dt.date, later: dt.date) -> int:
     return months - 1 if later.day < earlier.day else months
 
 
-def check(session: Session, entity: Entity, values: Values) -> list[str]:
+def check(session: Session, entity: Entity, values: Values, actor: Principal) -> list[str]:
     """Validate the final values of a record; raise on errors, return eligibility warnings."""
     errors: list[FieldError] = []
-    _check_references(session, entity, values, errors)
+    _check_references(session, entity, values, actor, errors)
     _check_vocabularies(session, entity, values, errors)
     _check_dates(entity, values, errors)
     if not errors and entity.name in SPECIFIC:
@@ -50,13 +52,17 @@ def check(session: Session, entity: Entity, values: Values) -> list[str]:
 
 
 def _check_references(
-    session: Session, entity: Entity, values: Values, errors: list[FieldError]
+    session: Session, entity: Entity, values: Values, actor: Principal, errors: list[FieldError]
 ) -> None:
+    """Referenced records must exist, be active and — for the actor — be at one of their sites."""
     for field_name, target in entity.references.items():
         ref_id = values.get(field_name)
         if ref_id is None:
             continue
-        record = session.get(ENTITIES[target].model, ref_id)
+        model = ENTITIES[target].model
+        record = session.scalars(
+            select(model).where(model.id == ref_id, visible(actor, model))
+        ).first()
         label = target.replace("_", " ")
         if record is None:
             errors.append(FieldError(field_name, f"no {label} with id {ref_id}"))

@@ -19,6 +19,8 @@ from prolo.registry.entities import Entity
 from prolo.registry.models import Record
 from prolo.registry.schemas import Schema, UpdateSchema
 from prolo.security import audit
+from prolo.security.policy import READ, WRITE, authorize, visible
+from prolo.security.principal import Principal
 
 MAX_PAGE = 1000
 
@@ -31,20 +33,26 @@ class Page:
     offset: int
 
 
-def get(session: Session, entity: Entity, record_id: int) -> Record | None:
-    return session.get(entity.model, record_id)
+def get(session: Session, entity: Entity, record_id: int, *, actor: Principal) -> Record | None:
+    """The record if it exists and is at one of the actor's sites, else None."""
+    authorize(actor, entity.name, READ)
+    model = entity.model
+    return session.scalars(
+        select(model).where(model.id == record_id, visible(actor, model))
+    ).first()
 
 
-def get_or_raise(session: Session, entity: Entity, record_id: int) -> Record:
-    record = get(session, entity, record_id)
+def get_or_raise(session: Session, entity: Entity, record_id: int, *, actor: Principal) -> Record:
+    record = get(session, entity, record_id, actor=actor)
     if record is None:
         raise NotFound(entity.name.replace("_", " "), record_id)
     return record
 
 
-def create(session: Session, entity: Entity, data: Schema, *, actor: str) -> Record:
+def create(session: Session, entity: Entity, data: Schema, *, actor: Principal) -> Record:
+    authorize(actor, entity.name, WRITE)
     values = data.model_dump(mode="python")
-    warnings = rules.check(session, entity, values)
+    warnings = rules.check(session, entity, values, actor)
     if entity.name == "treatment_course":
         values["eligibility_warnings"] = warnings
     record = entity.model(**_storable(values))
@@ -52,7 +60,7 @@ def create(session: Session, entity: Entity, data: Schema, *, actor: str) -> Rec
     _flush(session, entity)
     audit.write(
         session,
-        actor=actor,
+        actor=actor.username,
         action="create",
         entity=entity.name,
         entity_id=record.id,
@@ -62,9 +70,10 @@ def create(session: Session, entity: Entity, data: Schema, *, actor: str) -> Rec
 
 
 def update(
-    session: Session, entity: Entity, record_id: int, data: UpdateSchema, *, actor: str
+    session: Session, entity: Entity, record_id: int, data: UpdateSchema, *, actor: Principal
 ) -> Record:
-    record = get_or_raise(session, entity, record_id)
+    authorize(actor, entity.name, WRITE)
+    record = get_or_raise(session, entity, record_id, actor=actor)
     if record.retired_at is not None:
         raise Conflict(f"{entity.name} {record_id} is retired and cannot change")
     changes = data.model_dump(mode="python", exclude_unset=True, exclude={"reason"})
@@ -72,7 +81,7 @@ def update(
         raise DomainError("Nothing to change", [FieldError("body", "names no field to change")])
     before = audit.snapshot(record)
     values = {**before_values(record), **changes}
-    warnings = rules.check(session, entity, values)
+    warnings = rules.check(session, entity, values, actor)
     if entity.name == "treatment_course":
         changes["eligibility_warnings"] = warnings
     for key, value in _storable(changes).items():
@@ -80,7 +89,7 @@ def update(
     _flush(session, entity)
     audit.write(
         session,
-        actor=actor,
+        actor=actor.username,
         action="update",
         entity=entity.name,
         entity_id=record.id,
@@ -91,9 +100,12 @@ def update(
     return record
 
 
-def retire(session: Session, entity: Entity, record_id: int, *, reason: str, actor: str) -> Record:
+def retire(
+    session: Session, entity: Entity, record_id: int, *, reason: str, actor: Principal
+) -> Record:
     """Clinical records are never deleted: they are retired with a reason and stay audited."""
-    record = get_or_raise(session, entity, record_id)
+    authorize(actor, entity.name, WRITE)
+    record = get_or_raise(session, entity, record_id, actor=actor)
     if record.retired_at is not None:
         raise Conflict(f"{entity.name} {record_id} is already retired")
     before = audit.snapshot(record)
@@ -102,7 +114,7 @@ def retire(session: Session, entity: Entity, record_id: int, *, reason: str, act
     session.flush()
     audit.write(
         session,
-        actor=actor,
+        actor=actor.username,
         action="retire",
         entity=entity.name,
         entity_id=record.id,
@@ -117,6 +129,7 @@ def list_records(
     session: Session,
     entity: Entity,
     *,
+    actor: Principal,
     filters: dict[str, str] | None = None,
     sort: str | None = None,
     limit: int = 50,
@@ -124,11 +137,12 @@ def list_records(
     include_retired: bool = False,
 ) -> Page:
     """A page of records filtered by column equality and sorted by ``column`` or ``-column``."""
+    authorize(actor, entity.name, READ)
     if not 1 <= limit <= MAX_PAGE:
         raise DomainError("Invalid paging", [FieldError("limit", f"must be 1–{MAX_PAGE}")])
     if offset < 0:
         raise DomainError("Invalid paging", [FieldError("offset", "must be 0 or more")])
-    query: Select[tuple[Record]] = select(entity.model)
+    query: Select[Any] = select(entity.model).where(visible(actor, entity.model))
     for condition in _filter_conditions(entity, filters or {}):
         query = query.where(condition)
     if not include_retired:

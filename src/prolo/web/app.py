@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from prolo import __version__
 from prolo.db import engine_for, session_factory
-from prolo.web import problems
+from prolo.web import headers, problems
 from prolo.web.deps import SessionDep
 
 
@@ -27,6 +27,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.engine = engine_for(url)
     app.state.session_factory = session_factory(app.state.engine)
     problems.install(app)
+    headers.install(app)
 
     @app.get("/health", tags=["health"], summary="Answers 200 when the database answers")
     def health(db: SessionDep) -> Any:
@@ -38,6 +39,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
             )
         return {"status": "ok", "database": "ok", "version": __version__}
 
+    from prolo.security.api import router as identity_router
+
+    app.include_router(identity_router)
     for router in routers():
         app.include_router(router)
     return app

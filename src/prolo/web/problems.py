@@ -46,7 +46,10 @@ async def _validation(_: Request, error: Exception) -> JSONResponse:
 
 async def _domain(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    return problem(error.status, error.title, [e.as_dict() for e in error.errors])
+    response = problem(error.status, error.title, [e.as_dict() for e in error.errors])
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 async def _http(_: Request, error: Exception) -> JSONResponse:
