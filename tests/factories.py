@@ -126,15 +126,16 @@ def injection_session(
     return _create(db, "injection_session", **values)  # type: ignore[no-any-return]
 
 
-def treated_patient(db: Session) -> dict[str, Any]:
+def treated_patient(db: Session, at: m.Site | None = None) -> dict[str, Any]:
     """A whole eligible record: site, practitioner, patient, condition, failed care, course."""
-    at = site(db)
+    at = at or site(db)
     doctor = practitioner(db, at=at)
     person = patient(db, at=at)
     diagnosis = condition(db, of=person)
-    prior_treatment(db, of=diagnosis)
+    prior = prior_treatment(db, of=diagnosis)
     treatment = course(db, of=diagnosis, by=doctor)
     return {
+        "prior_treatment": prior,
         "site": at,
         "practitioner": doctor,
         "patient": person,

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prolo.registry import models as m
+from prolo.registry import service
+from prolo.registry.entities import ENTITIES
 from tests import factories as f
 
+_serial = itertools.count(1)
 
-def every_entity(db: Session) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+
+def every_entity(
+    db: Session, at: m.Site | None = None
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Entity name → (create body, update body), all valid, referring to fresh records."""
-    ctx = f.treated_patient(db)
+    return {name: (create, update) for name, (create, update, _) in world(db, at).items()}
+
+
+def world(
+    db: Session, at: m.Site | None = None
+) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
+    """Entity name → (create body, update body, id of an existing record of that kind).
+
+    Everything hangs off one treated patient at ``at`` (a new site when None), so the bodies
+    and records are all at that one site.
+    """
+    ctx = f.treated_patient(db, at)
     site, doctor, person = ctx["site"], ctx["practitioner"], ctx["patient"]
     diagnosis, treatment = ctx["condition"], ctx["course"]
-    other_doctor = f.practitioner(db)
     injection = f.injection_session(db, of=treatment)
     day = f.days_ago(200).isoformat()
-    return {
-        "site": ({"code": f"NEW{site.id}", "name": "North clinic"}, {"name": "North spine"}),
+    n = next(_serial)
+    newcomer = f.practitioner(db)
+    bodies: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "site": ({"code": f"NEW{n}", "name": "North clinic"}, {"name": "North spine"}),
         "practitioner": (
             {
                 "name": "Dr New",
@@ -28,10 +49,7 @@ def every_entity(db: Session) -> dict[str, tuple[dict[str, Any], dict[str, Any]]
             },
             {"years_in_practice": 4},
         ),
-        "practitioner_site": (
-            {"practitioner_id": other_doctor.id, "site_id": site.id},
-            {},
-        ),
+        "practitioner_site": ({"practitioner_id": newcomer.id, "site_id": site.id}, {}),
         "training_record": (
             {
                 "practitioner_id": doctor.id,
@@ -46,7 +64,7 @@ def every_entity(db: Session) -> dict[str, tuple[dict[str, Any], dict[str, Any]]
         "patient": (
             {
                 "site_id": site.id,
-                "external_id": "NEWMRN",
+                "external_id": f"NEWMRN{n}",
                 "sex": "male",
                 "consent_status": "pending",
             },
@@ -138,3 +156,21 @@ def every_entity(db: Session) -> dict[str, tuple[dict[str, Any], dict[str, Any]]
             {"value": 3.6},
         ),
     }
+    existing = {
+        "site": site.id,
+        "practitioner": doctor.id,
+        "practitioner_site": db.scalars(
+            select(m.PractitionerSite.id).where(m.PractitionerSite.practitioner_id == doctor.id)
+        ).one(),
+        "patient": person.id,
+        "condition": diagnosis.id,
+        "prior_treatment": ctx["prior_treatment"].id,
+        "treatment_course": treatment.id,
+        "injection_session": injection.id,
+    }
+    for name in ENTITIES:
+        if name not in existing:
+            entity = ENTITIES[name]
+            record = service.create(db, entity, entity.create(**bodies[name][0]), actor=f.ACTOR)
+            existing[name] = record.id
+    return {name: (*bodies[name], existing[name]) for name in ENTITIES}
