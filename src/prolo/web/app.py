@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from prolo import __version__
 from prolo.db import engine_for, session_factory
-from prolo.web import headers, problems
+from prolo.web import docs, headers, problems
 from prolo.web.deps import SessionDep
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -23,7 +27,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
         title="Prolo Outcomes",
         version=__version__,
         description="The prolotherapy registry, its follow-up and its honest statistics.",
+        docs_url=None,
+        redoc_url=None,
     )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.engine = engine_for(url)
     app.state.session_factory = session_factory(app.state.engine)
     problems.install(app)
@@ -42,6 +49,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.security.api import router as identity_router
 
     app.include_router(identity_router)
+    app.include_router(docs.router)
     for router in routers():
         app.include_router(router)
     return app
