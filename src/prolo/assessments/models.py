@@ -1,0 +1,35 @@
+"""Stored assessments. Scores are always computed by the server from the item answers; a
+score-only row (legacy data without items) is marked as such."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prolo.registry.models import Record
+
+SOURCES = ("clinic", "patient_link", "import")
+
+
+class Assessment(Record):
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_course_instrument", "course_id", "instrument"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_courses.id"))
+    instrument: Mapped[str] = mapped_column(String(32))
+    assessed_on: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))
+    # Answers in item order: a number, true/false, or "not_asked" / "missing" / "refused".
+    items: Mapped[list[Any] | None] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    raw_score: Mapped[float | None] = mapped_column(Float)
+    scorable: Mapped[bool] = mapped_column(Boolean)
+    score_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Days from the course's index date, and the time point whose window holds that day.
+    day: Mapped[int | None] = mapped_column(Integer)
+    time_point: Mapped[str | None] = mapped_column(String(16))

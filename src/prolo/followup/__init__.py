@@ -1,0 +1,1 @@
+"""Follow-up: the schedule of time points, due questionnaires, patient links, reminders."""
