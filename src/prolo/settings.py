@@ -32,6 +32,25 @@ class Settings(BaseSettings):
         description="First administrator's password for `prolo init` in automated installs; "
         "without it a one-time password is printed once.",
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Address patients use to reach the server; questionnaire links start with it.",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for patient e-mails.")
+    smtp_port: int = Field(default=25, description="SMTP server port.")
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the SMTP connection with STARTTLS."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server needs one.")
+    smtp_password: str | None = Field(default=None, description="SMTP password for smtp_user.")
+    mail_from: str = Field(
+        default="Prolo Outcomes <followup@localhost>",
+        description="Sender of questionnaire invitations and reminders.",
+    )
+    reminder_days: list[int] = Field(
+        default=[3, 7],
+        description="Days after an invitation for reminders (JSON list); never once answered.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 
