@@ -98,6 +98,27 @@ def identities(database_url: str) -> Identities:
     return found
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, initialised database of its own, for tests whose data must really be committed
+    (readers on other connections, command-line tools)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        initialise(url, admin_password=ADMIN_PASSWORD)
+        yield url
+        return
+    require_postgres()
+    url = create_postgres_database()
+    try:
+        initialise(url, admin_password=ADMIN_PASSWORD)
+        yield url
+    finally:
+        from prolo.db import engine_for
+
+        engine_for(url).dispose()
+        drop_postgres_database(url)
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)

@@ -1,0 +1,319 @@
+"""The one place that turns SQL into tables: one query per analysis, pushed down to the database.
+
+The database joins, filters and computes each assessment's day relative to the course's index
+date (its first injection); the rows come out as Arrow through ADBC (DESIGN §8: reading rows
+out of the database is the cost that matters) and Polars picks, per course, measure and time
+point, the assessment nearest the target day (tie: the earlier; baseline: the latest).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from sqlalchemy.engine import make_url
+
+from prolo.db import normalise_url
+
+# Measure name in the course table → instrument code in the assessments table.
+MEASURES: dict[str, str] = {
+    "nrs_back": "NRS",
+    "nrs_leg": "NRS_LEG",
+    "odi": "ODI",
+    "rmdq": "RMDQ",
+    "ndi": "NDI",
+    "pgic": "PGIC",
+}
+SAFE_CODE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+# Declared types: the drivers infer types from the rows, which an empty result does not have.
+COURSE_SCHEMA: dict[str, Any] = {
+    "course_id": pl.Int64,
+    "patient_id": pl.Int64,
+    "site_id": pl.Int64,
+    "practitioner_id": pl.Int64,
+    "region": pl.Utf8,
+    "age": pl.Float64,
+    "sex": pl.Utf8,
+    "diagnosis_confirmation": pl.Utf8,
+    "duration_months": pl.Float64,
+    "planned_sessions": pl.Int64,
+    "sessions_done": pl.Int64,
+    "followup_therapy_adherence": pl.Float64,
+    "practitioner_years": pl.Int64,
+    "practitioner_trained": pl.Int64,
+    "practitioner_prior_procedures": pl.Int64,
+    "recurrence_day": pl.Float64,
+}
+ASSESSMENT_SCHEMA: dict[str, Any] = {
+    "course_id": pl.Int64,
+    "instrument": pl.Utf8,
+    "score": pl.Float64,
+    "day": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    target: int
+    start: int
+    end: int
+    latest: bool = False  # baseline takes the latest assessment in its window
+
+
+@dataclass(frozen=True)
+class Filters:
+    site_ids: Sequence[int] = ()
+    practitioner_ids: Sequence[int] = ()
+    regions: Sequence[str] = ()
+
+    def where(self) -> str:
+        """SQL conditions on courses ``c``, patients ``p`` and conditions ``d``; values inlined
+        only after validation (ints, and codes matching a strict pattern)."""
+        clauses = ["c.retired_at IS NULL", "p.retired_at IS NULL"]
+        if self.site_ids:
+            clauses.append(f"p.site_id IN ({_ints(self.site_ids)})")
+        if self.practitioner_ids:
+            clauses.append(f"c.practitioner_id IN ({_ints(self.practitioner_ids)})")
+        if self.regions:
+            clauses.append(f"d.region IN ({_codes(self.regions)})")
+        return " AND ".join(clauses)
+
+
+def _ints(values: Sequence[int]) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+def _codes(values: Sequence[str]) -> str:
+    for value in values:
+        if not SAFE_CODE.match(value):
+            raise ValueError(f"not a code: {value!r}")
+    return ", ".join(f"'{v}'" for v in values)
+
+
+@dataclass
+class Source:
+    """A database to read from: its URL and dialect."""
+
+    url: str
+    dialect: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.url = normalise_url(self.url)
+        self.dialect = make_url(self.url).get_backend_name()
+
+    def days_between(self, later: str, earlier: str) -> str:
+        if self.dialect == "sqlite":
+            return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+        return f"({later} - {earlier})"
+
+    def years_between(self, later: str, earlier: str) -> str:
+        return f"CAST({self.days_between(later, earlier)} AS REAL) / 365.25"
+
+    def query(self, sql: str) -> pa.Table:
+        return read_arrow(self.url, sql)
+
+    def frame(self, sql: str, schema: dict[str, Any]) -> pl.DataFrame:
+        """The rows as Polars with the declared column types (also when there are none)."""
+        table = self.query(sql)
+        if table.num_rows == 0:
+            return pl.DataFrame(schema=schema)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame.cast(schema)  # type: ignore[arg-type]
+
+
+def read_arrow(url: str, sql: str) -> pa.Table:
+    """Run one query and return its rows as an Arrow table (ADBC for SQLite and PostgreSQL)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        connection = adbc_sqlite.connect(parsed.database or ":memory:")
+    elif backend == "postgresql":
+        import adbc_driver_postgresql.dbapi as adbc_postgres
+
+        plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = adbc_postgres.connect(plain)
+    else:
+        raise ValueError(f"unsupported database: {backend}")
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        table: pa.Table = cursor.fetch_arrow_table()
+        cursor.close()
+    finally:
+        connection.close()
+    return table
+
+
+def _course_sql(source: Source, filters: Filters) -> str:
+    index = "COALESCE(s.index_date, c.start_date)"
+    return f"""
+    WITH s AS (
+        SELECT course_id, MIN(session_date) AS index_date, COUNT(*) AS sessions_done
+        FROM injection_sessions WHERE retired_at IS NULL GROUP BY course_id
+    ), ci AS (
+        SELECT course_id, AVG(adherence_percent) AS followup_therapy_adherence
+        FROM co_interventions WHERE retired_at IS NULL GROUP BY course_id
+    ), tr AS (
+        SELECT practitioner_id, MAX(CASE WHEN verified THEN 1 ELSE 0 END) AS trained
+        FROM training_records WHERE retired_at IS NULL GROUP BY practitioner_id
+    ), rc AS (
+        SELECT course_id, MIN(event_date) AS first_recurrence
+        FROM recurrences WHERE retired_at IS NULL GROUP BY course_id
+    )
+    SELECT c.id AS course_id, c.patient_id, p.site_id, c.practitioner_id, d.region,
+        CAST({source.years_between(index, "p.birth_date")} AS REAL) AS age,
+        p.sex, d.diagnosis_confirmation,
+        CAST({source.days_between(index, "d.onset_date")} AS REAL) / 30.4375 AS duration_months,
+        c.planned_sessions, CAST(COALESCE(s.sessions_done, 0) AS INTEGER) AS sessions_done,
+        CAST(ci.followup_therapy_adherence AS REAL) AS followup_therapy_adherence,
+        pr.years_in_practice AS practitioner_years,
+        CAST(COALESCE(tr.trained, 0) AS INTEGER) AS practitioner_trained,
+        pr.prior_prolotherapy_procedures AS practitioner_prior_procedures,
+        CAST({source.days_between("rc.first_recurrence", index)} AS REAL) AS recurrence_day
+    FROM treatment_courses c
+    JOIN patients p ON p.id = c.patient_id
+    JOIN conditions d ON d.id = c.condition_id
+    JOIN practitioners pr ON pr.id = c.practitioner_id
+    LEFT JOIN s ON s.course_id = c.id
+    LEFT JOIN ci ON ci.course_id = c.id
+    LEFT JOIN tr ON tr.practitioner_id = c.practitioner_id
+    LEFT JOIN rc ON rc.course_id = c.id
+    WHERE {filters.where()}
+    """
+
+
+def _assessment_sql(
+    source: Source, instruments: Sequence[str], windows: Mapping[str, Window], filters: Filters
+) -> str:
+    index = "COALESCE(s.index_date, c.start_date)"
+    day = source.days_between("a.assessed_on", index)
+    lowest = min(w.start for w in windows.values())
+    highest = max(w.end for w in windows.values())
+    return f"""
+    WITH s AS (
+        SELECT course_id, MIN(session_date) AS index_date
+        FROM injection_sessions WHERE retired_at IS NULL GROUP BY course_id
+    ), a2 AS (
+        SELECT a.course_id, a.instrument, CAST(a.score AS REAL) AS score,
+               CAST({day} AS INTEGER) AS day
+        FROM assessments a
+        JOIN treatment_courses c ON c.id = a.course_id
+        JOIN patients p ON p.id = c.patient_id
+        JOIN conditions d ON d.id = c.condition_id
+        LEFT JOIN s ON s.course_id = c.id
+        WHERE a.retired_at IS NULL AND a.scorable AND a.score IS NOT NULL
+          AND a.instrument IN ({_codes(instruments)}) AND {filters.where()}
+    )
+    SELECT course_id, instrument, score, day FROM a2 WHERE day BETWEEN {lowest} AND {highest}
+    """
+
+
+def pick_time_points(assessments: pl.DataFrame, windows: Mapping[str, Window]) -> pl.DataFrame:
+    """One score per course, instrument and time point: nearest the target day (tie: earlier);
+    for a window marked ``latest`` (baseline), the latest. Vectorised: sort, first per group."""
+    labelled = []
+    for name, window in windows.items():
+        in_window = assessments.filter(pl.col("day").is_between(window.start, window.end))
+        rank = (-pl.col("day")) if window.latest else (pl.col("day") - window.target).abs()
+        labelled.append(
+            in_window.with_columns(pl.lit(name).alias("time_point"), rank.alias("_rank"))
+        )
+    if not labelled:
+        return assessments.head(0).with_columns(pl.lit("").alias("time_point"))
+    stacked = pl.concat(labelled)
+    return (
+        stacked.sort(["course_id", "instrument", "time_point", "_rank", "day"])
+        .unique(subset=["course_id", "instrument", "time_point"], keep="first", maintain_order=True)
+        .drop("_rank")
+    )
+
+
+def course_table(
+    url: str,
+    *,
+    windows: Mapping[str, Window],
+    measures: Sequence[str] = tuple(MEASURES),
+    filters: Filters | None = None,
+) -> pl.DataFrame:
+    """The course table of ``prolo.outcomes.table``: a course per row with covariates and, for
+    each measure and time point, the score (null when none was in the window)."""
+    source = Source(url)
+    filters = filters or Filters()
+    courses = source.frame(_course_sql(source, filters), COURSE_SCHEMA)
+    instruments = [MEASURES[m] for m in measures]
+    raw = source.frame(_assessment_sql(source, instruments, windows, filters), ASSESSMENT_SCHEMA)
+    picked = pick_time_points(raw, windows)
+    by_instrument = {code: name for name, code in MEASURES.items()}
+    wide = picked.with_columns(
+        (
+            pl.col("instrument").replace_strict(by_instrument, default=None)
+            + "_"
+            + pl.col("time_point")
+        ).alias("column")
+    )
+    if picked.height:
+        wide = wide.pivot(on="column", index="course_id", values="score")
+    else:
+        wide = pl.DataFrame(schema={"course_id": pl.Int64})
+    table = courses.join(wide, on="course_id", how="left")
+    wanted = [f"{m}_{tp}" for m in measures for tp in windows]
+    missing = [pl.lit(None, dtype=pl.Float64).alias(c) for c in wanted if c not in table.columns]
+    return _finish(table.with_columns(missing), picked)
+
+
+def _finish(table: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:
+    last_contact = picked.group_by("course_id").agg(pl.col("day").max().alias("last_contact"))
+    table = table.join(last_contact, on="course_id", how="left")
+    return table.with_columns(
+        pl.col("practitioner_trained").cast(pl.Boolean),
+        pl.col("recurrence_day").is_not_null().alias("recurrence_observed"),
+        pl.when(pl.col("recurrence_day").is_not_null())
+        .then(pl.col("recurrence_day"))
+        .otherwise(None)
+        .cast(pl.Float64)
+        .alias("time_to_recurrence_days"),
+        pl.max_horizontal(pl.col("last_contact"), pl.col("recurrence_day"))
+        .cast(pl.Float64)
+        .alias("last_contact_days"),
+    ).drop("recurrence_day", "last_contact")
+
+
+def safety_tables(url: str, filters: Filters | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Sessions (session_id, course_id) and adverse events of the selected courses."""
+    source = Source(url)
+    where = (filters or Filters()).where()
+    base = (
+        "FROM treatment_courses c JOIN patients p ON p.id = c.patient_id "
+        "JOIN conditions d ON d.id = c.condition_id"
+    )
+    sessions = source.frame(
+        f"SELECT i.id AS session_id, i.course_id {base} "
+        f"JOIN injection_sessions i ON i.course_id = c.id WHERE i.retired_at IS NULL AND {where}",
+        {"session_id": pl.Int64, "course_id": pl.Int64},
+    )
+    events = source.frame(
+        "SELECT e.course_id, e.session_id, e.event_type, CAST(e.grade AS INTEGER) AS grade, "
+        f"CAST(CASE WHEN e.serious THEN 1 ELSE 0 END AS INTEGER) AS serious {base} "
+        f"JOIN adverse_events e ON e.course_id = c.id WHERE e.retired_at IS NULL AND {where}",
+        {
+            "course_id": pl.Int64,
+            "session_id": pl.Int64,
+            "event_type": pl.Utf8,
+            "grade": pl.Int64,
+            "serious": pl.Int64,
+        },
+    )
+    return sessions, events.with_columns(pl.col("serious").cast(pl.Boolean))
+
+
+def as_pandas(table: pl.DataFrame) -> Any:
+    """The table as pandas, for statistics written against pandas."""
+    return table.to_pandas()

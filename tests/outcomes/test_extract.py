@@ -1,0 +1,135 @@
+"""Extraction on both databases: a course per row, time points picked by DESIGN §5 windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from prolo.assessments.models import Assessment
+from prolo.db import engine_for, transaction
+from prolo.outcomes.extract import Filters, Window, course_table, safety_tables
+from prolo.registry import service
+from prolo.registry.entities import ENTITIES
+from tests import factories as f
+
+# DESIGN §5 windows, written out here from the design text.
+WINDOWS = {
+    "baseline": Window(0, -30, 0, latest=True),
+    "6w": Window(42, 28, 56),
+    "3m": Window(91, 63, 120),
+    "6m": Window(182, 150, 240),
+    "12m": Window(365, 300, 450),
+    "24m": Window(730, 640, 820),
+}
+
+
+def nrs(
+    patient_id: int, course_id: int, index: dt.date, day: int, score: float, **extra: object
+) -> Assessment:
+    return Assessment(
+        patient_id=patient_id,
+        course_id=course_id,
+        instrument="NRS",
+        source="clinic",
+        assessed_on=index + dt.timedelta(days=day),
+        items=[score],
+        score=score,
+        scorable=True,
+        flags=[],
+        **extra,
+    )
+
+
+@pytest.fixture
+def registry(fresh_database_url: str) -> dict[str, object]:
+    with transaction(engine_for(fresh_database_url)) as db:
+        ctx = f.treated_patient(db)
+        course = ctx["course"]
+        index = course.start_date + dt.timedelta(days=3)
+        first = f.injection_session(db, of=course, session_date=index)
+        f.injection_session(db, of=course, session_date=index + dt.timedelta(days=14))
+        service.create(
+            db,
+            ENTITIES["adverse_event"],
+            ENTITIES["adverse_event"].create(
+                course_id=course.id,
+                session_id=first.id,
+                event_type="pain_flare",
+                grade=1,
+                onset_date=index,
+            ),
+            actor=f.ACTOR,
+        )
+        pid, cid = course.patient_id, course.id
+        db.add_all(
+            [
+                nrs(pid, cid, index, -20, 7),
+                nrs(pid, cid, index, -5, 8),  # baseline: the latest
+                nrs(pid, cid, index, -31, 9),  # outside every window
+                nrs(pid, cid, index, 57, 6.5),  # just after 6 weeks
+                nrs(pid, cid, index, 63, 6),  # 3 months, first day
+                nrs(pid, cid, index, 170, 5),
+                nrs(pid, cid, index, 194, 4),  # tie at 12 days: earlier
+                nrs(
+                    pid, cid, index, 182, 1, retired_at=dt.datetime.now(dt.UTC), retired_reason="x"
+                ),
+            ]
+        )
+        other = f.course(
+            db, of=ctx["condition"], by=ctx["practitioner"], start_date=f.days_ago(100)
+        )
+        db.add(nrs(pid, other.id, other.start_date, 0, 6))
+        return {"url": fresh_database_url, "course": cid, "other": other.id, "site": ctx["site"].id}
+
+
+def test_course_table_picks_time_points_by_the_windows(registry: dict[str, object]) -> None:
+    table = course_table(str(registry["url"]), windows=WINDOWS, measures=["nrs_back", "odi"])
+    rows = {r["course_id"]: r for r in table.to_dicts()}
+    treated = rows[registry["course"]]
+    assert treated["nrs_back_baseline"] == 8
+    assert treated["nrs_back_6w"] is None
+    assert treated["nrs_back_3m"] == 6
+    assert treated["nrs_back_6m"] == 5
+    assert treated["odi_6m"] is None
+    assert treated["sessions_done"] == 2 and treated["planned_sessions"] == 4
+    assert treated["region"] == "lumbar" and treated["sex"] == "female"
+    assert treated["diagnosis_confirmation"] == "anesthetic_block"
+    assert treated["practitioner_years"] == 12 and treated["practitioner_trained"] is False
+    assert treated["last_contact_days"] == 170
+    assert 30 < treated["age"] < 80 and treated["duration_months"] > 3
+    untreated = rows[registry["other"]]
+    assert untreated["sessions_done"] == 0 and untreated["nrs_back_baseline"] == 6
+
+
+def test_filters_are_pushed_down(registry: dict[str, object]) -> None:
+    assert (
+        course_table(
+            str(registry["url"]), windows=WINDOWS, filters=Filters(regions=["cervical"])
+        ).height
+        == 0
+    )
+    assert (
+        course_table(
+            str(registry["url"]),
+            windows=WINDOWS,
+            filters=Filters(site_ids=[int(str(registry["site"]))]),
+        ).height
+        == 2
+    )
+    with pytest.raises(ValueError):
+        Filters(regions=["lumbar'; DROP TABLE patients; --"]).where()
+
+
+def test_safety_tables(registry: dict[str, object]) -> None:
+    sessions, events = safety_tables(str(registry["url"]))
+    assert sessions.height == 2
+    assert events.to_dicts() == [
+        {
+            "course_id": registry["course"],
+            "session_id": sessions["session_id"].min(),
+            "event_type": "pain_flare",
+            "grade": 1,
+            "serious": False,
+        }
+    ]
