@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from prolo import __version__
 from prolo.db import engine_for, session_factory
-from prolo.web import docs, headers, problems
+from prolo.web import docs, headers, pages, problems
 from prolo.web.deps import SessionDep
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -50,6 +50,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app.include_router(identity_router)
     app.include_router(docs.router)
+    app.include_router(pages.router)
     for router in routers():
         app.include_router(router)
     return app
