@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from prolo.evidence.cli import app as evidence_app
+
 app = typer.Typer(
     name="prolo",
     help="Prolo Outcomes: the prolotherapy registry, its follow-up and its honest statistics.",
@@ -14,6 +16,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(evidence_app, name="evidence")
 
 DatabaseOption = Annotated[
     str | None,
