@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -13,7 +13,7 @@ from sqlalchemy import text
 from prolo import __version__
 from prolo.db import engine_for, session_factory
 from prolo.web import docs, headers, pages, problems
-from prolo.web.deps import SessionDep
+from prolo.web.deps import SessionDep, get_principal
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -46,9 +46,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
             )
         return {"status": "ok", "database": "ok", "version": __version__}
 
+    from prolo.evidence.api import router as evidence_router
     from prolo.security.api import router as identity_router
 
     app.include_router(identity_router)
+    app.include_router(evidence_router, dependencies=[Depends(get_principal)])
     app.include_router(docs.router)
     app.include_router(pages.router)
     for router in routers():
