@@ -8,20 +8,23 @@ import pytest
 
 from prolo.assessments.models import Assessment
 from prolo.db import engine_for, transaction
-from prolo.outcomes.extract import Filters, Window, course_table, safety_tables
+from prolo.followup.schedule import Schedule, TimePoint
+from prolo.outcomes.extract import Filters, course_table, safety_tables
 from prolo.registry import service
 from prolo.registry.entities import ENTITIES
 from tests import factories as f
 
 # DESIGN §5 windows, written out here from the design text.
-WINDOWS = {
-    "baseline": Window(0, -30, 0, latest=True),
-    "6w": Window(42, 28, 56),
-    "3m": Window(91, 63, 120),
-    "6m": Window(182, 150, 240),
-    "12m": Window(365, 300, 450),
-    "24m": Window(730, 640, 820),
-}
+WINDOWS = Schedule(
+    (
+        TimePoint("baseline", 0, -30, 0, latest=True),
+        TimePoint("6w", 42, 28, 56),
+        TimePoint("3m", 91, 63, 120),
+        TimePoint("6m", 182, 150, 240),
+        TimePoint("12m", 365, 300, 450),
+        TimePoint("24m", 730, 640, 820),
+    )
+)
 
 
 def nrs(

@@ -9,7 +9,7 @@ point, the assessment nearest the target day (tie: the earlier; baseline: the la
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from prolo.db import normalise_url
+from prolo.followup.schedule import DEFAULT, Schedule
 
 # Measure name in the course table → instrument code in the assessments table.
 MEASURES: dict[str, str] = {
@@ -55,14 +56,6 @@ ASSESSMENT_SCHEMA: dict[str, Any] = {
     "score": pl.Float64,
     "day": pl.Int64,
 }
-
-
-@dataclass(frozen=True)
-class Window:
-    target: int
-    start: int
-    end: int
-    latest: bool = False  # baseline takes the latest assessment in its window
 
 
 @dataclass(frozen=True)
@@ -191,12 +184,12 @@ def _course_sql(source: Source, filters: Filters) -> str:
 
 
 def _assessment_sql(
-    source: Source, instruments: Sequence[str], windows: Mapping[str, Window], filters: Filters
+    source: Source, instruments: Sequence[str], windows: Schedule, filters: Filters
 ) -> str:
     index = "COALESCE(s.index_date, c.start_date)"
     day = source.days_between("a.assessed_on", index)
-    lowest = min(w.start for w in windows.values())
-    highest = max(w.end for w in windows.values())
+    lowest = min(t.start for t in windows.time_points)
+    highest = max(t.end for t in windows.time_points)
     return f"""
     WITH s AS (
         SELECT course_id, MIN(session_date) AS index_date
@@ -216,15 +209,15 @@ def _assessment_sql(
     """
 
 
-def pick_time_points(assessments: pl.DataFrame, windows: Mapping[str, Window]) -> pl.DataFrame:
+def pick_time_points(assessments: pl.DataFrame, windows: Schedule) -> pl.DataFrame:
     """One score per course, instrument and time point: nearest the target day (tie: earlier);
     for a window marked ``latest`` (baseline), the latest. Vectorised: sort, first per group."""
     labelled = []
-    for name, window in windows.items():
+    for window in windows.time_points:
         in_window = assessments.filter(pl.col("day").is_between(window.start, window.end))
         rank = (-pl.col("day")) if window.latest else (pl.col("day") - window.target).abs()
         labelled.append(
-            in_window.with_columns(pl.lit(name).alias("time_point"), rank.alias("_rank"))
+            in_window.with_columns(pl.lit(window.name).alias("time_point"), rank.alias("_rank"))
         )
     if not labelled:
         return assessments.head(0).with_columns(pl.lit("").alias("time_point"))
@@ -239,7 +232,7 @@ def pick_time_points(assessments: pl.DataFrame, windows: Mapping[str, Window]) -
 def course_table(
     url: str,
     *,
-    windows: Mapping[str, Window],
+    windows: Schedule = DEFAULT,
     measures: Sequence[str] = tuple(MEASURES),
     filters: Filters | None = None,
 ) -> pl.DataFrame:
@@ -264,7 +257,7 @@ def course_table(
     else:
         wide = pl.DataFrame(schema={"course_id": pl.Int64})
     table = courses.join(wide, on="course_id", how="left")
-    wanted = [f"{m}_{tp}" for m in measures for tp in windows]
+    wanted = [f"{m}_{tp}" for m in measures for tp in windows.names()]
     missing = [pl.lit(None, dtype=pl.Float64).alias(c) for c in wanted if c not in table.columns]
     return _finish(table.with_columns(missing), picked)
 

@@ -1,0 +1,1 @@
+"""Questionnaire definitions (data) and their exact scoring (pure functions)."""
