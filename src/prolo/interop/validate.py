@@ -1,0 +1,236 @@
+"""Validate one table of one batch: shape, ids, business rules, uniqueness, computed columns.
+
+The result holds the rows ready to store and the rejected rows with their reasons. Valid rows
+become visible to the tables that follow in the same batch (a course may refer to a condition
+of the same file batch).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select, tuple_
+
+from prolo.assessments.models import SOURCES
+from prolo.followup.schedule import DEFAULT, Schedule
+from prolo.interop import rules, shape
+from prolo.interop.items import score_items
+from prolo.interop.known import IN_CHUNK, Known, Vocabularies
+from prolo.interop.problems import Problems, values_at
+from prolo.interop.tables import TableSpec
+from prolo.registry import rules as api_rules
+
+UNIQUE: dict[str, tuple[str, ...]] = {
+    "sites": ("code",),
+    "practitioner_sites": ("practitioner_id", "site_id"),
+    "patients": ("site_id", "external_id"),
+}
+
+
+@dataclass
+class Checked:
+    spec: TableSpec
+    rows: pd.DataFrame  # valid rows, storable columns
+    problems: Problems
+
+
+def validate(
+    spec: TableSpec,
+    frame: pd.DataFrame,
+    rows: np.ndarray[Any, Any],
+    known: Known,
+    vocab: Vocabularies,
+    *,
+    source: str = "",
+    schedule: Schedule = DEFAULT,
+) -> Checked:
+    shape.check_columns(spec.name, frame, spec.schema)
+    frame = frame.reset_index(drop=True)
+    p = Problems(spec.name, rows, source)
+    ids = _ids(spec, frame["id"], p, known)
+    clean = shape.check(frame, spec.schema, p)
+    clean.insert(0, "id", ids)
+    rules.generic(spec, clean, p, known, vocab)
+    if spec.name in rules.SPECIFIC:
+        rules.SPECIFIC[spec.name](clean, p, known, vocab)
+    if spec.name in UNIQUE:
+        _unique(spec, clean, p, known)
+    if spec.name == "treatment_courses":
+        clean["eligibility_warnings"] = eligibility_warnings(clean, known, vocab)
+    if spec.name == "assessments":
+        clean = _assessments(clean, p, known, schedule)
+    good = clean.loc[p.good].reset_index(drop=True)
+    known.add(spec.name, good)
+    return Checked(spec, good, p)
+
+
+def _ids(spec: TableSpec, raw: pd.Series, p: Problems, known: Known) -> pd.Series:
+    values = pd.to_numeric(raw, errors="coerce")
+    number = values.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = np.isnan(number) | (number < 1) | (np.mod(np.nan_to_num(number), 1) != 0)
+    p.add(bad, "id", values_at(raw, "{v} is not a positive whole number"))
+    ids = values.where(~bad).astype("Int64")
+    twice = ids.duplicated(keep="first").to_numpy() & ~bad
+    p.add(twice, "id", values_at(ids, "id {v} appears twice in this import"))
+    taken = known.existing_ids(spec.name, ids.where(~bad)) & ~bad
+    p.add(taken, "id", values_at(ids, "a record with id {v} already exists"))
+    return ids
+
+
+def _unique(spec: TableSpec, clean: pd.DataFrame, p: Problems, known: Known) -> None:
+    """The table's unique constraint, within the batch and against the database."""
+    columns = UNIQUE[spec.name]
+    key = pd.MultiIndex.from_frame(clean[list(columns)].astype(object))
+    label = " and ".join(columns)
+    p.add(
+        key.duplicated(keep="first") & p.good, columns[-1], f"the same {label} twice in this import"
+    )
+    t = spec.table
+    existing: list[tuple[Any, ...]] = []
+    candidates = clean.loc[p.good, list(columns)].drop_duplicates()
+    tuples = [tuple(r) for r in candidates.itertuples(index=False, name=None)]
+    for start in range(0, len(tuples), IN_CHUNK):
+        chunk = tuples[start : start + IN_CHUNK]
+        query = select(*(t.c[c] for c in columns)).where(
+            tuple_(*(t.c[c] for c in columns)).in_(chunk)
+        )
+        existing.extend(tuple(r) for r in known.connection.execute(query))
+    if existing:
+        taken = key.isin(pd.MultiIndex.from_tuples(existing))
+        p.add(taken, columns[-1], f"a record with this {label} already exists")
+
+
+def months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
+    """Whole calendar months (``registry.rules.months_between`` over columns)."""
+    months = (later.dt.year - earlier.dt.year) * 12 + (later.dt.month - earlier.dt.month)
+    return months - (later.dt.day < earlier.dt.day).astype(int)
+
+
+def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies) -> pd.Series:
+    """``registry.rules.eligibility_warnings`` over a column of courses (JSON text per row)."""
+    onset = pd.to_datetime(
+        known.lookup("conditions", clean["condition_id"], ["onset_date"])["onset_date"]
+    )
+    months = months_between(onset, clean["start_date"])
+    chronic = api_rules.CHRONIC_MONTHS
+    failed = _failed_nonsurgical(clean, known, vocab)
+    texts = []
+    for month, ok in zip(months.to_numpy(dtype=float), failed, strict=True):
+        found = []
+        if not np.isnan(month) and month < chronic:
+            found.append(
+                f"not chronic: {int(month)} months from onset to the course start "
+                f"(eligibility needs at least {chronic})"
+            )
+        if not ok:
+            found.append(
+                "no documented failed nonsurgical therapy for this condition "
+                "(eligibility needs at least one)"
+            )
+        texts.append(json.dumps(found))
+    return pd.Series(texts, dtype=object)
+
+
+def _failed_nonsurgical(
+    clean: pd.DataFrame, known: Known, vocab: Vocabularies
+) -> np.ndarray[Any, Any]:
+    from prolo.registry.models import PriorTreatment as PT
+
+    parts = []
+    here = known.batch.get("prior_treatments")
+    if here is not None:
+        parts.append(here[["patient_id", "condition_id", "treatment_type", "result"]])
+    outside = clean["patient_id"].dropna().unique()
+    if here is not None:
+        new_patients = known.batch.get("patients")
+        if new_patients is not None:
+            outside = outside[~np.isin(outside, new_patients.index.to_numpy())]
+    for start in range(0, len(outside), IN_CHUNK):
+        chunk = [int(i) for i in outside[start : start + IN_CHUNK]]
+        rows = known.connection.execute(
+            select(PT.patient_id, PT.condition_id, PT.treatment_type, PT.result).where(
+                PT.patient_id.in_(chunk), PT.retired_at.is_(None)
+            )
+        ).all()
+        parts.append(
+            pd.DataFrame(rows, columns=["patient_id", "condition_id", "treatment_type", "result"])
+        )
+    if not parts:
+        return np.zeros(len(clean), dtype=bool)
+    prior = pd.concat(parts)
+    types = vocab.codes.get("prior_treatment_type", set())
+    nonsurgical = prior["treatment_type"].map(
+        lambda t: (
+            t in types and vocab.attributes[("prior_treatment_type", t)].get("nonsurgical", True)
+        )
+    )
+    prior = prior[prior["result"].eq("failed") & nonsurgical.astype(bool)]
+    condition = pd.to_numeric(prior["condition_id"]).fillna(-1).astype(float)
+    pairs = pd.MultiIndex.from_arrays([prior["patient_id"].astype(float), condition])
+    patient = clean["patient_id"].astype(float)
+    own = pd.MultiIndex.from_arrays([patient, clean["condition_id"].astype(float)]).isin(pairs)
+    any_condition = pd.MultiIndex.from_arrays([patient, np.full(len(clean), -1.0)]).isin(pairs)
+    return np.asarray(own | any_condition)
+
+
+def _assessments(
+    clean: pd.DataFrame, p: Problems, known: Known, schedule: Schedule
+) -> pd.DataFrame:
+    bad_source = clean["source"].notna().to_numpy() & ~clean["source"].isin(SOURCES).to_numpy()
+    p.add(
+        bad_source,
+        "source",
+        values_at(clean["source"], f"{{v!r}} is not one of {', '.join(SOURCES)}"),
+    )
+    course = known.lookup("treatment_courses", clean["course_id"], ["patient_id", "start_date"])
+    other = course["found"].to_numpy() & (
+        pd.to_numeric(course["patient_id"]).to_numpy() != clean["patient_id"].to_numpy(dtype=float)
+    )
+    p.add(other, "course_id", values_at(clean["course_id"], "{v} belongs to another patient"))
+    scored = score_items(clean["instrument"], clean["items"], p)
+    index = _index_dates(clean["course_id"], known).fillna(pd.to_datetime(course["start_date"]))
+    day = (clean["assessed_on"] - index).dt.days.astype("Int64")
+    time_point = pd.Series([None] * len(clean), dtype=object)
+    for point in schedule.time_points:
+        inside = day.between(point.start, point.end).fillna(False).to_numpy(dtype=bool)
+        time_point[inside] = point.name
+    return clean.assign(
+        instrument=clean["instrument"].str.upper(),
+        score=scored["score"],
+        raw_score=scored["raw_score"],
+        scorable=scored["scorable"],
+        score_only=False,
+        flags=scored["flags"],
+        day=day,
+        time_point=time_point,
+    )
+
+
+def _index_dates(course_ids: pd.Series, known: Known) -> pd.Series:
+    """Each course's first injection: sessions of this batch, then of the database."""
+    from sqlalchemy import func
+
+    from prolo.registry.models import InjectionSession as IS
+
+    first: dict[int, Any] = {}
+    here = known.batch.get("injection_sessions")
+    if here is not None and len(here):
+        first.update(here.groupby("course_id")["session_date"].min().to_dict())
+    outside = [int(i) for i in course_ids.dropna().unique() if int(i) not in first]
+    for start in range(0, len(outside), IN_CHUNK):
+        chunk = outside[start : start + IN_CHUNK]
+        rows = known.connection.execute(
+            select(IS.course_id, func.min(IS.session_date))
+            .where(IS.course_id.in_(chunk), IS.retired_at.is_(None))
+            .group_by(IS.course_id)
+        )
+        first.update({cid: pd.Timestamp(day) for cid, day in rows})
+    lookup = pd.Series(first, dtype="datetime64[ns]")
+    return pd.to_datetime(
+        course_ids.astype("float").map(lookup.set_axis(lookup.index.astype(float)))
+    )
