@@ -89,6 +89,11 @@ class Importer:
         self._next[table] = start + count
         return np.arange(start, start + count, dtype=np.int64)
 
+    def first_free(self, table: str) -> int:
+        """The next id :meth:`next_ids` would give for ``table``."""
+        self.next_ids(table, 0)
+        return self._next[table]
+
     def reserve(self, table: str, ids: pd.Series) -> None:
         """Ids a file chose itself are no longer free for :meth:`next_ids`."""
         if len(ids) and ids.notna().any():

@@ -1,0 +1,70 @@
+"""Write a synthetic registry into a database (through the bulk import path) or to Parquet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prolo.errors import DomainError, FieldError
+from prolo.interop.bulk import Importer
+from prolo.interop.tables import TABLE_ORDER
+from prolo.security.principal import system
+from prolo.synth.generate import Synthesis
+from prolo.synth.params import Params
+
+Progress = Callable[[int], None]  # called with the number of patients just written
+
+
+@dataclass
+class RunReport:
+    rows: dict[str, int] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, tables: dict[str, pd.DataFrame]) -> None:
+        for name, frame in tables.items():
+            self.rows[name] = self.rows.get(name, 0) + len(frame)
+
+
+def to_database(
+    url: str, patients: int, seed: int, params: Params, *, progress: Progress | None = None
+) -> RunReport:
+    """Generate chunk by chunk; each chunk is one all-or-nothing batch of the import path."""
+    importer = Importer(url, actor=system("synth"))
+    first_id = {name: importer.first_free(name) for name in TABLE_ORDER}
+    synthesis = Synthesis(patients, seed, params, first_id=first_id)
+    report = RunReport()
+    for number, (size, tables) in enumerate(synthesis.batches()):
+        source = f"synth seed={seed} batch={number}"
+        result = importer.import_batch(tables, sources=dict.fromkeys(tables, source))
+        if not result.ok:
+            raise DomainError(
+                "A synthetic batch was rejected by the import rules",
+                [FieldError(f"{r.table} row {r.row} {r.field}", r.reason) for r in result.rejected[:5]],
+            )
+        report.add(tables)
+        if progress is not None:
+            progress(size)
+    report.truth = synthesis.truth.as_dict()
+    return report
+
+
+def to_parquet(
+    directory: Path, patients: int, seed: int, params: Params, *, progress: Progress | None = None
+) -> RunReport:
+    """Write ``DIRECTORY/<table>/part-NNNNN.parquet`` files that ``prolo import`` reads."""
+    synthesis = Synthesis(patients, seed, params)
+    report = RunReport()
+    for number, (size, tables) in enumerate(synthesis.batches()):
+        for name, frame in tables.items():
+            folder = directory / name
+            folder.mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(folder / f"part-{number:05d}.parquet", index=False)
+        report.add(tables)
+        if progress is not None:
+            progress(size)
+    report.truth = synthesis.truth.as_dict()
+    return report
