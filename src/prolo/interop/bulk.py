@@ -12,6 +12,7 @@ size of the database and say nothing the batch entry does not.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from prolo.security.principal import Principal, system
 class BatchResult:
     written: dict[str, int] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # validate + write, per table
 
     @property
     def ok(self) -> bool:
@@ -47,6 +49,7 @@ class BatchResult:
 class ImportReport:
     written: dict[str, int] = field(default_factory=dict)
     rejected: list[Rejection] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
     batches_written: int = 0
     batches_rejected: int = 0
 
@@ -54,6 +57,8 @@ class ImportReport:
         for table, count in result.written.items():
             self.written[table] = self.written.get(table, 0) + count
         self.rejected.extend(result.rejected)
+        for table, spent in result.seconds.items():
+            self.seconds[table] = self.seconds.get(table, 0.0) + spent
         if result.ok:
             self.batches_written += 1
         else:
@@ -126,6 +131,7 @@ class Importer:
             for name in TABLE_ORDER:
                 if name not in frames:
                     continue
+                started = time.perf_counter()
                 frame = self._with_ids(name, frames[name])
                 numbers = rows.get(name, np.arange(1, len(frame) + 1))
                 done = validate(
@@ -138,11 +144,12 @@ class Importer:
                     schedule=self.schedule,
                 )
                 checked.append(done)
+                result.seconds[name] = time.perf_counter() - started
                 result.rejected.extend(done.problems.rejections())
             if result.rejected:
                 connection.rollback()
                 return result
-            self._write(connection, checked, sources)
+            self._write(connection, checked, sources, result.seconds)
         result.written = {c.spec.name: len(c.rows) for c in checked}
         return result
 
@@ -153,15 +160,21 @@ class Importer:
         return frame.assign(id=self.next_ids(name, len(frame)))
 
     def _write(
-        self, connection: Connection, checked: list[Checked], sources: Mapping[str, str]
+        self,
+        connection: Connection,
+        checked: list[Checked],
+        sources: Mapping[str, str],
+        seconds: dict[str, float],
     ) -> None:
         stamp = dt.datetime.now(dt.UTC)
         for done in checked:
+            started = time.perf_counter()
             table = done.spec.table
             writer.write(connection, table, done.rows, stamp)
             writer.bump_sequence(connection, table)
             if len(done.rows):
                 connection.execute(insert(AuditEntry), [self._audit(done, stamp, sources)])
+            seconds[done.spec.name] += time.perf_counter() - started
 
     def _audit(
         self, done: Checked, stamp: dt.datetime, sources: Mapping[str, str]

@@ -26,7 +26,22 @@ FLAG_TEXT = {(): "[]"}
 
 
 def score_items(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.DataFrame:
-    """Score, raw score, scorable and flags (JSON text) per row; bad answers go to problems."""
+    """Score, raw score, scorable and flags (JSON text) per row; bad answers go to problems.
+    Each distinct (instrument, answers) pair is checked and scored once."""
+    key = instrument.fillna("").astype(str) + "\x1f" + items.fillna("").astype(str)
+    codes, uniques = pd.factorize(key)
+    distinct = pd.Series(uniques).str.split("\x1f", n=1, expand=True)
+    distinct.columns = ["instrument", "items"]
+    local = Problems(p.table, np.arange(len(distinct)), p.source)
+    local.bad |= (distinct["instrument"] == "").to_numpy()  # null: already reported
+    scored = _score_distinct(
+        distinct["instrument"].replace("", None), distinct["items"].replace("", None), local
+    )
+    p.add_mapped(local, codes)
+    return scored.iloc[codes].reset_index(drop=True)
+
+
+def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.DataFrame:
     n = len(items)
     out = pd.DataFrame(
         {
@@ -37,7 +52,7 @@ def score_items(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.Data
         }
     )
     catalogue = definitions.catalogue()
-    codes = instrument.str.upper()
+    codes = instrument.fillna("").str.upper()
     unknown = instrument.notna().to_numpy() & ~codes.isin(list(catalogue)).to_numpy()
     known_list = ", ".join(sorted(catalogue))
     p.add(

@@ -53,6 +53,14 @@ class Problems:
         self.bad |= flags
         self._found.append((positions, field, texts))
 
+    def add_mapped(self, local: Problems, codes: np.ndarray[Any, Any]) -> None:
+        """Problems found once per distinct value (``local``), spread to the rows whose
+        ``codes`` point at those values."""
+        for positions, field, texts in local._found:
+            lookup = dict(zip(positions.tolist(), texts, strict=True))
+            mask = np.isin(codes, positions)
+            self.add(mask, field, lambda rows: [lookup[int(codes[r])] for r in rows])
+
     @property
     def good(self) -> np.ndarray[Any, Any]:
         return ~self.bad

@@ -65,9 +65,10 @@ def check(frame: pd.DataFrame, schema: type[BaseModel], problems: Problems) -> p
     for name, spec in fields_of(schema).items():
         raw = frame[name] if name in frame.columns else pd.Series([None] * len(frame))
         raw = raw.reset_index(drop=True)
-        if spec["default"] is not None:  # an empty cell is a value not given: the default
-            raw = raw.astype(object).where(raw.notna(), spec["default"])
         absent = raw.isna().to_numpy()
+        if spec["default"] is not None and absent.any():  # an empty cell: the default
+            raw = raw.astype(object).where(~absent, spec["default"])
+            absent = raw.isna().to_numpy()
         if spec["required"] and not spec["nullable"]:
             problems.add(absent, name, "Field required")
         elif not spec["nullable"]:
@@ -100,7 +101,10 @@ def _number(
     *,
     whole: bool,
 ) -> pd.Series:
-    is_bool = raw.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    if raw.dtype == object:
+        is_bool = raw.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    else:
+        is_bool = np.full(len(raw), pd.api.types.is_bool_dtype(raw))
     values = pd.to_numeric(raw.where(~is_bool), errors="coerce").astype("float64")
     number = values.to_numpy()
     bad = (~absent & np.isnan(number)) | (~absent & is_bool)
@@ -137,17 +141,30 @@ def _boolean(name: str, raw: pd.Series, absent: np.ndarray[Any, Any], p: Problem
     return parsed.astype("boolean")
 
 
+def _factorized(raw: pd.Series) -> tuple[np.ndarray[Any, Any], pd.Series]:
+    """Row codes (−1 for null) and the distinct values: rules run once per distinct value."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    return codes, pd.Series(np.asarray(uniques, dtype=object))
+
+
+def _per_row(codes: np.ndarray[Any, Any], flags: Any) -> np.ndarray[Any, Any]:
+    flags = np.append(np.asarray(flags, dtype=bool), False)  # code −1 → the appended False
+    return np.asarray(flags[codes])
+
+
 def _date(name: str, raw: pd.Series, absent: np.ndarray[Any, Any], p: Problems) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
-    else:
-        text = raw.map(lambda v: v if isinstance(v, str) else None if v is None else str(v))
-        parsed = pd.to_datetime(text.str.strip(), format="%Y-%m-%d", errors="coerce")
-    bad = ~absent & parsed.isna().to_numpy()
-    far = bad & raw.map(_far_future).to_numpy(dtype=bool)
-    p.add(far, name, values_at(raw, "{v} is in the future"))
-    p.add(bad & ~far, name, values_at(raw, "{v} is not a date (YYYY-MM-DD)"))
-    return parsed.astype("datetime64[ns]").dt.normalize()
+        return parsed.astype("datetime64[ns]").dt.normalize()
+    codes, uniques = _factorized(raw)
+    text = uniques.map(lambda v: v.strip() if isinstance(v, str) else str(v))
+    parsed_u = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    bad_u = parsed_u.isna().to_numpy()
+    far_u = bad_u & text.map(_far_future).to_numpy(dtype=bool)
+    p.add(_per_row(codes, far_u), name, values_at(raw, "{v} is in the future"))
+    p.add(_per_row(codes, bad_u & ~far_u), name, values_at(raw, "{v} is not a date (YYYY-MM-DD)"))
+    values = np.append(parsed_u.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+    return pd.Series(values[codes]).dt.normalize()
 
 
 def _far_future(value: Any) -> bool:
@@ -161,37 +178,50 @@ def _far_future(value: Any) -> bool:
 def _string(
     name: str, raw: pd.Series, absent: np.ndarray[Any, Any], spec: dict[str, Any], p: Problems
 ) -> pd.Series:
-    text = raw.map(lambda v: v if isinstance(v, str) else None if v is None or v != v else str(v))
-    text = text.str.strip()
+    codes, uniques = _factorized(raw)
+    text = uniques.map(lambda v: v if isinstance(v, str) else str(v)).str.strip()
     if name == "icd10_code":
         text = text.str.upper()
-        bad = ~absent & ~text.str.fullmatch(s.ICD10_CM.pattern).fillna(False).to_numpy(dtype=bool)
-        p.add(bad, name, values_at(raw, "{v!r} is not an ICD-10-CM code (e.g. M54.50, S33.5)"))
+        bad = ~text.str.fullmatch(s.ICD10_CM.pattern).to_numpy(dtype=bool)
+        p.add(
+            _per_row(codes, bad),
+            name,
+            values_at(raw, "{v!r} is not an ICD-10-CM code (e.g. M54.50, S33.5)"),
+        )
     length = text.str.len().to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        if "minLength" in spec:
-            p.add(length < spec["minLength"], name, f"at least {spec['minLength']} characters")
-        if "maxLength" in spec:
-            p.add(length > spec["maxLength"], name, f"at most {spec['maxLength']} characters")
+    if "minLength" in spec:
+        p.add(
+            _per_row(codes, length < spec["minLength"]),
+            name,
+            f"at least {spec['minLength']} characters",
+        )
+    if "maxLength" in spec:
+        p.add(
+            _per_row(codes, length > spec["maxLength"]),
+            name,
+            f"at most {spec['maxLength']} characters",
+        )
     if "pattern" in spec:
-        matches = text.str.contains(spec["pattern"], regex=True)
-        p.add(matches.eq(False).to_numpy(dtype=bool), name, f"should match {spec['pattern']}")
+        matches = text.str.contains(spec["pattern"], regex=True).to_numpy(dtype=bool)
+        p.add(_per_row(codes, ~matches), name, f"should match {spec['pattern']}")
     if spec.get("format") == "email":
-        text = _emails(name, text, p)
-    return text.astype(object).where(text.notna(), None)
+        text = _emails(text)
+        p.add(_per_row(codes, text.isna().to_numpy()), name, "not a valid e-mail address")
+    values = np.append(text.to_numpy(dtype=object), None)
+    return pd.Series(values[codes], dtype=object)
 
 
-def _emails(name: str, text: pd.Series, p: Problems) -> pd.Series:
+def _emails(text: pd.Series) -> pd.Series:
+    """Each distinct address through the API's own ``EmailStr`` (normalised, or None)."""
     adapter: TypeAdapter[str] = TypeAdapter(EmailStr)
-    normal: dict[str, str | None] = {}
-    for value in text.dropna().unique():
+
+    def one(value: str) -> str | None:
         try:
-            normal[value] = adapter.validate_python(value)
+            return adapter.validate_python(value)
         except ValidationError:
-            normal[value] = None
-    mapped = text.map(lambda v: None if v is None else normal.get(v))
-    p.add(text.notna().to_numpy() & mapped.isna().to_numpy(), name, "not a valid e-mail address")
-    return mapped
+            return None
+
+    return text.map(one)
 
 
 def _targets(raw: pd.Series, absent: np.ndarray[Any, Any], p: Problems) -> pd.Series:

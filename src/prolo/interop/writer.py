@@ -49,6 +49,15 @@ def write(connection: Connection, table: Table, rows: pd.DataFrame, stamp: dt.da
 
 
 def _python_column(series: pd.Series, *, sqlite: bool) -> list[Any]:
+    """Python values for the driver, None for null; whole columns converted at once."""
+    has_null = bool(series.isna().any())
+    if not has_null and series.dtype != object and not pd.api.types.is_datetime64_any_dtype(series):
+        values = series.to_numpy()
+        if values.dtype == bool and sqlite:
+            values = values.astype(np.int64)
+        return values.tolist()  # type: ignore[no-any-return]
+    if not has_null and series.dtype == object:
+        return series.tolist()
     if pd.api.types.is_datetime64_any_dtype(series):
         formatted = series.dt.strftime("%Y-%m-%d")
         return formatted.astype(object).where(series.notna(), None).tolist()

@@ -14,8 +14,15 @@ from prolo.synth.params import Params
 
 DEGREES = (["MD", "DO", "other"], [0.7, 0.26, 0.04])
 SPECIALTIES = (
-    ["pmr", "anesthesiology_pain", "orthopedic_surgery", "neurosurgery", "sports_medicine",
-     "family_medicine", "other"],
+    [
+        "pmr",
+        "anesthesiology_pain",
+        "orthopedic_surgery",
+        "neurosurgery",
+        "sports_medicine",
+        "family_medicine",
+        "other",
+    ],
     [0.3, 0.2, 0.12, 0.03, 0.15, 0.15, 0.05],
 )
 ORGANIZATIONS = (["AAOM", "AAS", "other"], [0.55, 0.3, 0.15])

@@ -71,8 +71,11 @@ def simulate(rng: np.random.Generator, chunk: Chunk, clinics: Clinics, params: P
     pain0 = np.clip(np.round(rng.normal(b["pain_mean"], b["pain_sd"], n)), 0, 10)
     leg0 = np.clip(np.round(rng.normal(b["leg_mean"], b["leg_sd"], n)), 0, 10)
     dis0 = np.clip(
-        rng.normal(b["disability_intercept"] + b["disability_per_pain"] * pain0, b["disability_sd"]),
-        4, 92,
+        rng.normal(
+            b["disability_intercept"] + b["disability_per_pain"] * pain0, b["disability_sd"]
+        ),
+        4,
+        92,
     )
     probability = 1 / (1 + np.exp(-logit_response(chunk, clinics, pain0, params)))
     responder = rng.random(n) < probability
@@ -83,9 +86,10 @@ def simulate(rng: np.random.Generator, chunk: Chunk, clinics: Clinics, params: P
     day = _days(rng, n, params)
     t = np.maximum(day, 0).astype(float)
     kept = np.where(t > recurrence[:, None], rec["gain_kept"], 1.0)
-    improvement = natural[:, None] * (1 - np.exp(-t / imp_p["natural_days"])) + (
-        responder * gain
-    )[:, None] * (1 - np.exp(-t / imp_p["response_days"])) * kept
+    improvement = (
+        natural[:, None] * (1 - np.exp(-t / imp_p["natural_days"]))
+        + (responder * gain)[:, None] * (1 - np.exp(-t / imp_p["response_days"])) * kept
+    )
     improvement = np.minimum(improvement, 1.0)
     improvement[:, 0] = 0.0
     noise = rng.normal(0, imp_p["nrs_noise_sd"], (n, 6))
@@ -126,15 +130,17 @@ def _answered(
     relative pain relief they would report at that time point)."""
     f = params["follow_up"]
     n = len(evaluable)
-    propensity = rng.normal(0, f["patient_sd"], n) + f["log_odds_per_decade_of_age"] * (
-        chunk.age - 50
-    ) / 10
+    propensity = (
+        rng.normal(0, f["patient_sd"], n) + f["log_odds_per_decade_of_age"] * (chunk.age - 50) / 10
+    )
     answered = np.zeros((n, 6), dtype=bool)
     answered[:, 0] = evaluable
     for k, point in enumerate(FOLLOW_UPS, start=1):
         logit = f["intercept"][point.name] + propensity
         if f["mnar"]:
-            logit = logit + f["mnar_log_odds_per_improvement"] * (improvement[:, k] - f["mnar_centre"])
+            logit = logit + f["mnar_log_odds_per_improvement"] * (
+                improvement[:, k] - f["mnar_centre"]
+            )
         answered[:, k] = rng.random(n) < 1 / (1 + np.exp(-logit))
     return answered
 
@@ -186,7 +192,9 @@ def assessment_rows(
     ]
     total = (out.disability[rows_c, rows_k] / 2).astype(int)
     items = _disability_items(rng, total, params["follow_up"]["item_missing_share"])
-    text = np.asarray(["[" + ",".join(row) + "]" for row in ITEM_TEXT[items].tolist()], dtype=object)
+    text = np.asarray(
+        ["[" + ",".join(row) + "]" for row in ITEM_TEXT[items].tolist()], dtype=object
+    )
     frames.append((np.where(cervical, "NDI", "ODI"), rows_c, rows_k, date, text))
     f = rows_k > 0
     pgic = NRS_TEXT[out.pgic[rows_c[f], rows_k[f]]]
@@ -224,7 +232,9 @@ def work_statuses(rng: np.random.Generator, chunk: Chunk, out: Outcomes) -> pd.D
     back &= rng.random(n) < 0.6
     second = np.where(back, "working_full", first)
     course = np.concatenate([chunk.course_id, chunk.course_id[later]])
-    day = np.concatenate([chunk.index_day + out.day[:, 0], (chunk.index_day + out.day[:, k])[later]])
+    day = np.concatenate(
+        [chunk.index_day + out.day[:, 0], (chunk.index_day + out.day[:, k])[later]]
+    )
     return pd.DataFrame(
         {
             "patient_id": np.concatenate([chunk.patient_id, chunk.patient_id[later]]),

@@ -42,8 +42,17 @@ TARGETS = {
         '[{"target": "supraspinous_ligament", "levels": ["T6-T7", "T7-T8"], "side": "midline"}]',
     ],
 }
-PRIOR_TYPES = ["physical_therapy", "exercise", "nsaid", "analgesic", "manipulation",
-               "epidural_steroid", "facet_injection", "acupuncture", "rest"]
+PRIOR_TYPES = [
+    "physical_therapy",
+    "exercise",
+    "nsaid",
+    "analgesic",
+    "manipulation",
+    "epidural_steroid",
+    "facet_injection",
+    "acupuncture",
+    "rest",
+]
 
 
 @dataclass
@@ -125,23 +134,49 @@ def generate(
             "diagnosis_confirmation": confirmation,
         }
     )
-    tables["prior_treatments"] = _prior(rng, patient_id, condition_id, onset, index_day, params, ids)
+    tables["prior_treatments"] = _prior(
+        rng, patient_id, condition_id, onset, index_day, params, ids
+    )
     course_id = ids["treatment_courses"] + np.arange(n)
     sessions, adherence = _course_and_sessions(
-        rng, tables, course_id, patient_id, condition_id, practitioner, clinics, region,
-        index_day, params, ids,
+        rng,
+        tables,
+        course_id,
+        patient_id,
+        condition_id,
+        practitioner,
+        clinics,
+        region,
+        index_day,
+        params,
+        ids,
     )
     followup = _followup_therapy(rng, tables, course_id, index_day, as_of, params, ids)
     tables["adverse_events"] = _adverse_events(rng, sessions, params, ids)
     return Chunk(
-        tables, patient_id, course_id, practitioner, region, confirmation, age, duration,
-        adherence, followup, index_day, sex,
+        tables,
+        patient_id,
+        course_id,
+        practitioner,
+        region,
+        confirmation,
+        age,
+        duration,
+        adherence,
+        followup,
+        index_day,
+        sex,
     )
 
 
 def _prior(
-    rng: np.random.Generator, patient_id: Array, condition_id: Array, onset: Array,
-    index_day: Array, params: Params, ids: dict[str, int],
+    rng: np.random.Generator,
+    patient_id: Array,
+    condition_id: Array,
+    onset: Array,
+    index_day: Array,
+    params: Params,
+    ids: dict[str, int],
 ) -> pd.DataFrame:
     per = rng.integers(1, 4, len(patient_id))
     owner = np.repeat(np.arange(len(patient_id)), per)
@@ -174,9 +209,17 @@ def _prior(
 
 
 def _course_and_sessions(
-    rng: np.random.Generator, tables: dict[str, pd.DataFrame], course_id: Array,
-    patient_id: Array, condition_id: Array, practitioner: Array, clinics: Clinics,
-    region: Array, index_day: Array, params: Params, ids: dict[str, int],
+    rng: np.random.Generator,
+    tables: dict[str, pd.DataFrame],
+    course_id: Array,
+    patient_id: Array,
+    condition_id: Array,
+    practitioner: Array,
+    clinics: Clinics,
+    region: Array,
+    index_day: Array,
+    params: Params,
+    ids: dict[str, int],
 ) -> tuple[pd.DataFrame, Array]:
     n = len(course_id)
     c = params["course"]
@@ -243,8 +286,13 @@ def _course_and_sessions(
 
 
 def _followup_therapy(
-    rng: np.random.Generator, tables: dict[str, pd.DataFrame], course_id: Array,
-    index_day: Array, as_of: np.datetime64, params: Params, ids: dict[str, int],
+    rng: np.random.Generator,
+    tables: dict[str, pd.DataFrame],
+    course_id: Array,
+    index_day: Array,
+    as_of: np.datetime64,
+    params: Params,
+    ids: dict[str, int],
 ) -> Array:
     """An exercise programme for most courses, with the patient's adherence (0 when none)."""
     c = params["course"]
@@ -258,7 +306,9 @@ def _followup_therapy(
         {
             "id": ids["co_interventions"] + np.arange(int(has.sum())),
             "course_id": course_id[has],
-            "intervention_type": rng.choice(["exercise_programme", "physical_therapy"], int(has.sum())),
+            "intervention_type": rng.choice(
+                ["exercise_programme", "physical_therapy"], int(has.sum())
+            ),
             "start_date": _days(start[has]),
             "end_date": _days(end[has]),
             "adherence_percent": adherence[has],
@@ -278,7 +328,9 @@ def _adverse_events(
     hit = which < len(kinds)
     kind = np.asarray(kinds)[which[hit]]
     m = int(hit.sum())
-    grade = np.asarray([a["grade"][k] for k in kind], dtype=int) + (rng.random(m) < a["grade_up_share"])
+    grade = np.asarray([a["grade"][k] for k in kind], dtype=int) + (
+        rng.random(m) < a["grade_up_share"]
+    )
     onset = sessions["session_date"].to_numpy()[hit].astype("datetime64[D]") + rng.integers(0, 2, m)
     resolution = onset + rng.integers(1, 8, m)
     return pd.DataFrame(

@@ -23,10 +23,13 @@ Progress = Callable[[int], None]  # called with the number of patients just writ
 class RunReport:
     rows: dict[str, int] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # import time per table
 
-    def add(self, tables: dict[str, pd.DataFrame]) -> None:
+    def add(self, tables: dict[str, pd.DataFrame], seconds: dict[str, float] | None = None) -> None:
         for name, frame in tables.items():
             self.rows[name] = self.rows.get(name, 0) + len(frame)
+        for name, spent in (seconds or {}).items():
+            self.seconds[name] = self.seconds.get(name, 0.0) + spent
 
 
 def to_database(
@@ -43,9 +46,12 @@ def to_database(
         if not result.ok:
             raise DomainError(
                 "A synthetic batch was rejected by the import rules",
-                [FieldError(f"{r.table} row {r.row} {r.field}", r.reason) for r in result.rejected[:5]],
+                [
+                    FieldError(f"{r.table} row {r.row} {r.field}", r.reason)
+                    for r in result.rejected[:5]
+                ],
             )
-        report.add(tables)
+        report.add(tables, result.seconds)
         if progress is not None:
             progress(size)
     report.truth = synthesis.truth.as_dict()
