@@ -112,8 +112,10 @@ class Importer:
         *,
         rows: Mapping[str, np.ndarray[Any, Any]] | None = None,
         sources: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> BatchResult:
-        """Validate every table of the batch, then write all of it or nothing."""
+        """Validate every table of the batch, then write all of it or nothing (nothing at
+        all with ``dry_run``: validation only, as ``prolo import --check``)."""
         unknown = [name for name in frames if name not in TABLES]
         if unknown:
             raise DomainError(
@@ -146,8 +148,10 @@ class Importer:
                 checked.append(done)
                 result.seconds[name] = time.perf_counter() - started
                 result.rejected.extend(done.problems.rejections())
-            if result.rejected:
+            if result.rejected or dry_run:
                 connection.rollback()
+                if dry_run and not result.rejected:
+                    result.written = {c.spec.name: len(c.rows) for c in checked}
                 return result
             self._write(connection, checked, sources, result.seconds)
         result.written = {c.spec.name: len(c.rows) for c in checked}

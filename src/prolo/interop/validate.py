@@ -160,6 +160,7 @@ def _failed_nonsurgical(
         parts.append(
             pd.DataFrame(rows, columns=["patient_id", "condition_id", "treatment_type", "result"])
         )
+    parts = [part for part in parts if len(part)]
     if not parts:
         return np.zeros(len(clean), dtype=bool)
     prior = pd.concat(parts)
