@@ -110,7 +110,7 @@ def _works_at(
     pair = pd.MultiIndex.from_arrays(
         [pd.to_numeric(practitioner).astype("float"), pd.to_numeric(site).astype("float")]
     )
-    site_known = site.notna().to_numpy()
+    site_known = site.notna().to_numpy() & practitioner.notna().to_numpy()
     missing = site_known & ~pair.isin(links)
     p.add(
         missing,

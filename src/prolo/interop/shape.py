@@ -157,14 +157,24 @@ def _date(name: str, raw: pd.Series, absent: np.ndarray[Any, Any], p: Problems) 
         parsed = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
         return parsed.astype("datetime64[ns]").dt.normalize()
     codes, uniques = _factorized(raw)
+    objects = uniques.map(lambda v: isinstance(v, dt.date)).to_numpy(dtype=bool)
     text = uniques.map(lambda v: v.strip() if isinstance(v, str) else str(v))
-    parsed_u = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    parsed_u = pd.to_datetime(text.where(~objects), format="%Y-%m-%d", errors="coerce")
+    if objects.any():  # date, datetime and Timestamp objects: a date, or a datetime at midnight
+        as_dates = uniques[objects].map(_midnight)
+        parsed_u[objects] = pd.to_datetime(as_dates, errors="coerce")
     bad_u = parsed_u.isna().to_numpy()
     far_u = bad_u & text.map(_far_future).to_numpy(dtype=bool)
     p.add(_per_row(codes, far_u), name, values_at(raw, "{v} is in the future"))
     p.add(_per_row(codes, bad_u & ~far_u), name, values_at(raw, "{v} is not a date (YYYY-MM-DD)"))
     values = np.append(parsed_u.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
     return pd.Series(values[codes]).dt.normalize()
+
+
+def _midnight(value: dt.date) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date() if value.time() == dt.time(0) else None
+    return value
 
 
 def _far_future(value: Any) -> bool:
@@ -179,6 +189,8 @@ def _string(
     name: str, raw: pd.Series, absent: np.ndarray[Any, Any], spec: dict[str, Any], p: Problems
 ) -> pd.Series:
     codes, uniques = _factorized(raw)
+    not_text = ~uniques.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    p.add(_per_row(codes, not_text), name, "Input should be a valid string")
     text = uniques.map(lambda v: v if isinstance(v, str) else str(v)).str.strip()
     if name == "icd10_code":
         text = text.str.upper()

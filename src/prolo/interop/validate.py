@@ -93,7 +93,10 @@ def _unique(spec: TableSpec, clean: pd.DataFrame, p: Problems, known: Known) -> 
     t = spec.table
     existing: list[tuple[Any, ...]] = []
     candidates = clean.loc[p.good, list(columns)].drop_duplicates()
-    tuples = [tuple(r) for r in candidates.itertuples(index=False, name=None)]
+    tuples = [
+        tuple(v.item() if isinstance(v, np.generic) else v for v in row)
+        for row in candidates.itertuples(index=False, name=None)
+    ]
     for start in range(0, len(tuples), IN_CHUNK):
         chunk = tuples[start : start + IN_CHUNK]
         query = select(*(t.c[c] for c in columns)).where(
