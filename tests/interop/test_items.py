@@ -43,7 +43,10 @@ def test_vectorised_scoring_equals_the_scalar_scorer(seed: int) -> None:
     codes = sorted(definitions.catalogue())
     instruments = [codes[rng.integers(len(codes))] for _ in range(3000)]
     answers = [random_answers(rng, code) for code in instruments]
-    texts = [json.dumps(a) if rng.random() < 0.5 else json.dumps(a, separators=(",", ":")) for a in answers]
+    texts = [
+        json.dumps(a) if rng.random() < 0.5 else json.dumps(a, separators=(",", ":"))
+        for a in answers
+    ]
     problems = Problems("assessments", np.arange(1, len(texts) + 1))
     scored = score_items(pd.Series(instruments), pd.Series(texts), problems)
     rejected = {r.row - 1 for r in problems.rejections()}
@@ -53,7 +56,11 @@ def test_vectorised_scoring_equals_the_scalar_scorer(seed: int) -> None:
         except AnswerError:
             assert i in rejected, (code, given)
             continue
-        assert i not in rejected, (code, given, [r for r in problems.rejections() if r.row == i + 1])
+        assert i not in rejected, (
+            code,
+            given,
+            [r for r in problems.rejections() if r.row == i + 1],
+        )
         row = scored.iloc[i]
         assert bool(row["scorable"]) == expected.scorable, (code, given)
         if expected.score is None:
@@ -67,8 +74,12 @@ def test_vectorised_scoring_equals_the_scalar_scorer(seed: int) -> None:
 
 def test_worked_examples_of_the_reference() -> None:
     """../shared/reference/instruments.md, 'Worked examples'."""
-    texts = ["[1,2,1,0,3,2,1,0,2,1]", "[3,2,2,1,3,2,2,null,2,2]", "[3,null,2,1,null,2,2,null,2,2]",
-             "[2,1,1,0,2,1,2,null,2,1]"]
+    texts = [
+        "[1,2,1,0,3,2,1,0,2,1]",
+        "[3,2,2,1,3,2,2,null,2,2]",
+        "[3,null,2,1,null,2,2,null,2,2]",
+        "[2,1,1,0,2,1,2,null,2,1]",
+    ]
     problems = Problems("assessments", np.arange(1, 5))
     scored = score_items(pd.Series(["ODI", "ODI", "ODI", "NDI"]), pd.Series(texts), problems)
     assert scored["score"].iloc[0] == 26.0

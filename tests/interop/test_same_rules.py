@@ -1,4 +1,4 @@
-""""Same rules": randomly corrupted rows go through the bulk path and, one by one, through
+""" "Same rules": randomly corrupted rows go through the bulk path and, one by one, through
 ``registry.service.create`` (the API's path); both must accept and reject the same rows."""
 
 from __future__ import annotations
@@ -56,8 +56,11 @@ def _bad_value(rng: np.random.Generator, value: Any, column: str, frame: pd.Data
     elif isinstance(value, pd.Timestamp):
         options = [FUTURE, value - pd.Timedelta(days=9000), value + pd.Timedelta(days=400), None]
     elif column == "targets":
-        options = ['[{"target": "bogus", "levels": [], "side": "left"}]', "[]",
-                   '[{"target": "nuchal_ligament", "levels": ["L9-L10"], "side": "midline"}]']
+        options = [
+            '[{"target": "bogus", "levels": [], "side": "left"}]',
+            "[]",
+            '[{"target": "nuchal_ligament", "levels": ["L9-L10"], "side": "midline"}]',
+        ]
     elif column == "icd10_code":
         options = ["lumbago", "m54.5", "U07.1", ""]
     elif isinstance(value, bool | np.bool_):
@@ -125,7 +128,9 @@ def test_bulk_and_api_accept_and_reject_the_same_rows(fresh_url: str) -> None:
             for i in range(len(candidates)):
                 api = service_accepts(session, table, candidates.iloc[i])
                 assert api == (i not in bulk_rejects), (
-                    table, candidates.iloc[i].to_dict(), api_reason(session, table, candidates.iloc[i]),
+                    table,
+                    candidates.iloc[i].to_dict(),
+                    api_reason(session, table, candidates.iloc[i]),
                     [str(r) for r in result.rejected if r.row == i + 1],
                 )
                 compared += 1

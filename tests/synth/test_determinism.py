@@ -31,8 +31,19 @@ def synth(tmp_path: Path, name: str, seed: int, *extra: str) -> str:
     url = f"sqlite:///{tmp_path / name}"
     result = runner.invoke(
         app,
-        ["synth", "--patients", "300", "--seed", str(seed), "--database", url,
-         "--truth", str(tmp_path / f"{name}.json"), "--no-progress", *extra],
+        [
+            "synth",
+            "--patients",
+            "300",
+            "--seed",
+            str(seed),
+            "--database",
+            url,
+            "--truth",
+            str(tmp_path / f"{name}.json"),
+            "--no-progress",
+            *extra,
+        ],
     )
     assert result.exit_code == 0, result.output
     return url
@@ -45,8 +56,19 @@ def test_same_seed_same_content_and_parquet_round_trip(tmp_path: Path) -> None:
     assert (tmp_path / "a.db.json").read_text() == (tmp_path / "b.db.json").read_text()
     out = tmp_path / "parquet"
     made = runner.invoke(
-        app, ["synth", "--patients", "300", "--seed", "5", "--out", str(out),
-              "--truth", str(tmp_path / "p.json"), "--no-progress"],
+        app,
+        [
+            "synth",
+            "--patients",
+            "300",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--truth",
+            str(tmp_path / "p.json"),
+            "--no-progress",
+        ],
     )
     assert made.exit_code == 0, made.output
     url = f"sqlite:///{tmp_path / 'imported.db'}"

@@ -1,1 +1,1 @@
-"""Exchange with other systems: the bulk import path shared by real data and synthetic registries."""
+"""Exchange with other systems: one bulk import path for real data and synthetic registries."""

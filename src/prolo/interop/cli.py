@@ -28,9 +28,7 @@ def import_command(
         int, typer.Option(help="Rows per all-or-nothing batch (one transaction each).")
     ] = 100_000,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    check: Annotated[
-        bool, typer.Option("--check", help="Validate only; write nothing.")
-    ] = False,
+    check: Annotated[bool, typer.Option("--check", help="Validate only; write nothing.")] = False,
 ) -> None:
     """Import CSV/Parquet files with the API's rules; rejected rows are listed, and a batch
     with any rejected row writes nothing."""

@@ -35,7 +35,11 @@ def discover(paths: list[Path]) -> list[Part]:
         elif path.suffix in SUFFIXES:
             raise DomainError(
                 "Unknown table",
-                [FieldError(str(path), f"name the file after its table ({', '.join(TABLE_ORDER)})")],
+                [
+                    FieldError(
+                        str(path), f"name the file after its table ({', '.join(TABLE_ORDER)})"
+                    )
+                ],
             )
         elif not path.exists():
             raise DomainError("No such file", [FieldError(str(path), "does not exist")])

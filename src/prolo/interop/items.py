@@ -70,7 +70,7 @@ def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.
         if len(fast):
             _score_flat(catalogue[code], fast, text.to_numpy()[fast], out, p)
         for position in np.flatnonzero(rows & ~flat):
-            _score_one(code, position, text.iloc[position], out, p)
+            _score_one(code, int(position), text.iloc[position], out, p)
     return out
 
 
@@ -84,14 +84,10 @@ def _score_one(code: str, position: int, text: str, out: pd.DataFrame, p: Proble
         reason = str(error) if isinstance(error, AnswerError) else "not a JSON list of answers"
         p.add(mask, "items", reason)
         return
-    out.iloc[position, out.columns.get_loc("score")] = (
-        np.nan if result.score is None else result.score
-    )
-    out.iloc[position, out.columns.get_loc("raw_score")] = (
-        np.nan if result.raw is None else result.raw
-    )
-    out.iloc[position, out.columns.get_loc("scorable")] = result.scorable
-    out.iloc[position, out.columns.get_loc("flags")] = json.dumps(list(result.flags))
+    out.loc[position, "score"] = np.nan if result.score is None else result.score
+    out.loc[position, "raw_score"] = np.nan if result.raw is None else result.raw
+    out.loc[position, "scorable"] = result.scorable
+    out.loc[position, "flags"] = json.dumps(list(result.flags))
 
 
 def _score_flat(
@@ -136,7 +132,7 @@ def _score_flat(
         p,
         positions,
         invalid,
-        lambda i: _answer_reason(instrument, tok[i, first_bad[i]], first_bad[i]),
+        lambda i: _answer_reason(instrument, str(tok[i, first_bad[i]]), int(first_bad[i])),
     )
     ok = ~wrong & ~invalid
     _apply_rule(instrument, number, is_code, is_true, ok, positions, out)

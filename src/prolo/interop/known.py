@@ -56,7 +56,7 @@ class Known:
         here = self.batch.get(table)
         parts = []
         if here is not None and len(here):
-            inside = here.loc[here.index.intersection(unique), wanted].copy()
+            inside = here.loc[here.index.intersection(list(unique))][wanted].copy()
             inside["retired"] = False
             parts.append(inside)
             unique = unique[~np.isin(unique, here.index.to_numpy())]
@@ -76,7 +76,7 @@ class Known:
 
     def _from_database(self, table: str, ids: np.ndarray[Any, Any], wanted: list[str]) -> Any:
         t = TABLES[table].table
-        rows = []
+        rows: list[Any] = []
         for start in range(0, len(ids), IN_CHUNK):
             chunk = [int(i) for i in ids[start : start + IN_CHUNK]]
             query = select(

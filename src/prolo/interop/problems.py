@@ -58,8 +58,7 @@ class Problems:
         ``codes`` point at those values."""
         for positions, field, texts in local._found:
             lookup = dict(zip(positions.tolist(), texts, strict=True))
-            mask = np.isin(codes, positions)
-            self.add(mask, field, lambda rows: [lookup[int(codes[r])] for r in rows])
+            self.add(np.isin(codes, positions), field, _spread(lookup, codes))
 
     @property
     def good(self) -> np.ndarray[Any, Any]:
@@ -75,6 +74,13 @@ class Problems:
             for p, text in zip(positions, texts, strict=True)
         ]
         return sorted(out, key=lambda r: (r.row, r.field))
+
+
+def _spread(lookup: dict[int, str], codes: np.ndarray[Any, Any]) -> Callable[..., list[str]]:
+    def reasons(rows: np.ndarray[Any, Any]) -> list[str]:
+        return [lookup[int(codes[r])] for r in rows]
+
+    return reasons
 
 
 def values_at(series: pd.Series, template: str) -> Callable[[np.ndarray[Any, Any]], list[str]]:

@@ -63,7 +63,7 @@ def generic(
             p.add(
                 before,
                 end,
-                lambda pos, e=end, s=start: [
+                lambda pos, e=end, s=start: [  # type: ignore[misc]
                     f"{clean[e].iloc[i].date()} is before {s} {clean[s].iloc[i].date()}"
                     for i in pos
                 ],
@@ -196,7 +196,7 @@ def _concentration(c: pd.DataFrame, p: Problems, vocab: Vocabularies) -> None:
             p.add(
                 out,
                 "concentration_percent",
-                lambda pos, lo=low, hi=high, a=agent: [
+                lambda pos, lo=low, hi=high, a=agent: [  # type: ignore[misc]
                     f"{conc[i]}% is not plausible for {a} ({lo}–{hi}%)" for i in pos
                 ],
             )

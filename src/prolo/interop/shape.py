@@ -38,7 +38,7 @@ def fields_of(schema: type[BaseModel]) -> dict[str, dict[str, Any]]:
     for name, prop in js["properties"].items():
         options = prop.get("anyOf", [prop])
         nullable = any(o.get("type") == "null" for o in options)
-        main = next((o for o in options if o.get("type") != "null"), {})
+        main: dict[str, Any] = next((o for o in options if o.get("type") != "null"), {})
         out[name] = {
             **main,
             "nullable": nullable,
@@ -219,7 +219,8 @@ def _string(
     if spec.get("format") == "email":
         text = _emails(text)
         p.add(_per_row(codes, text.isna().to_numpy()), name, "not a valid e-mail address")
-    values = np.append(text.to_numpy(dtype=object), None)
+    values = np.empty(len(text) + 1, dtype=object)
+    values[:-1] = text.to_numpy(dtype=object)  # the last slot (code −1) stays None
     return pd.Series(values[codes], dtype=object)
 
 

@@ -111,7 +111,8 @@ def _unique(spec: TableSpec, clean: pd.DataFrame, p: Problems, known: Known) -> 
 def months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
     """Whole calendar months (``registry.rules.months_between`` over columns)."""
     months = (later.dt.year - earlier.dt.year) * 12 + (later.dt.month - earlier.dt.month)
-    return months - (later.dt.day < earlier.dt.day).astype(int)
+    result: pd.Series = months - (later.dt.day < earlier.dt.day).astype(int)
+    return result
 
 
 def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies) -> pd.Series:
@@ -224,7 +225,8 @@ def _index_dates(course_ids: pd.Series, known: Known) -> pd.Series:
     first: dict[int, Any] = {}
     here = known.batch.get("injection_sessions")
     if here is not None and len(here):
-        first.update(here.groupby("course_id")["session_date"].min().to_dict())
+        firsts = here.groupby("course_id")["session_date"].min()
+        first.update({int(str(k)): v for k, v in firsts.items()})
     outside = [int(i) for i in course_ids.dropna().unique() if int(i) not in first]
     for start in range(0, len(outside), IN_CHUNK):
         chunk = outside[start : start + IN_CHUNK]

@@ -60,13 +60,14 @@ def _python_column(series: pd.Series, *, sqlite: bool) -> list[Any]:
         return series.tolist()
     if pd.api.types.is_datetime64_any_dtype(series):
         formatted = series.dt.strftime("%Y-%m-%d")
-        return formatted.astype(object).where(series.notna(), None).tolist()
+        return list(formatted.astype(object).where(series.notna(), None))
     if pd.api.types.is_bool_dtype(series) or str(series.dtype) == "boolean":
-        values = series.astype(object).where(series.notna(), None)
-        return [None if v is None else int(v) if sqlite else bool(v) for v in values]
+        flags = series.astype(object).where(series.notna(), None)
+        return [None if v is None else int(v) if sqlite else bool(v) for v in flags]
     if pd.api.types.is_float_dtype(series):
-        array = series.to_numpy(dtype=float)
-        return np.where(np.isnan(array), None, array).tolist()  # type: ignore[no-any-return]
+        array = series.to_numpy(dtype=float).astype(object)
+        array[np.isnan(series.to_numpy(dtype=float))] = None
+        return array.tolist()  # type: ignore[no-any-return]
     if str(series.dtype) == "Int64":
         return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]
     return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]

@@ -15,9 +15,9 @@ def synth_command(
     patients: Annotated[int, typer.Option(min=1, help="Number of patients (one course each).")],
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same registry.")] = 1,
     database: DatabaseOption = None,
-    truth: Annotated[
-        Path, typer.Option(help="Where to write the truth as JSON.")
-    ] = Path("synth-truth.json"),
+    truth: Annotated[Path, typer.Option(help="Where to write the truth as JSON.")] = Path(
+        "synth-truth.json"
+    ),
     params: Annotated[
         Path | None, typer.Option(help="JSON file overriding default parameters.")
     ] = None,

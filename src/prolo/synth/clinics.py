@@ -149,13 +149,15 @@ def _training(
             "id": first_id["training_records"] + np.arange(n),
             "practitioner_id": prac_ids[owner],
             "organization": organization,
-            "organization_other": np.where(
-                organization == "other", "Hackett-Hemwall-Patterson Foundation", None
-            ),
+            "organization_other": pd.Series(
+                ["Hackett-Hemwall-Patterson Foundation"] * n, dtype=object
+            ).where(organization == "other", None),
             "course": [f"Prolotherapy of the spine, part {k}" for k in rng.integers(1, 4, n)],
             "completed_on": pd.to_datetime(completed),
             "hours": rng.choice([8.0, 16.0, 24.0, 40.0], n),
-            "certificate_id": np.where(verified, [f"CERT-{i:07d}" for i in range(n)], None),
+            "certificate_id": pd.Series([f"CERT-{i:07d}" for i in range(n)], dtype=object).where(
+                verified, None
+            ),
             "verified": verified,
         }
     )

@@ -2,7 +2,8 @@
 
 Relative improvement of pain at day t after the first injection::
 
-    imp(t) = natural · (1 − e^(−t/τn)) + R · gain · (1 − e^(−t/τr)) · (1 − (1 − keep)·[t > recurrence])
+    imp(t) = natural · (1 − e^(−t/τn))
+             + R · gain · (1 − e^(−t/τr)) · (1 − (1 − keep) · [t > recurrence])
 
 ``natural`` ~ N(μn, σn) is the improvement that comes without the injections (regression to the
 mean, natural course, the control arms of the trials); R ~ Bernoulli(p) marks a true responder
@@ -176,7 +177,7 @@ def _disability_items(rng: np.random.Generator, total: Array, missing_share: flo
     items[donor] -= movable
     items[taker] += movable
     items[rng.random((m, 10)) < missing_share] = 6
-    return items
+    return np.asarray(items)
 
 
 def assessment_rows(
@@ -186,7 +187,7 @@ def assessment_rows(
     rows_c, rows_k = np.nonzero(out.answered)
     cervical = chunk.region[rows_c] == "cervical"
     date = chunk.index_day[rows_c] + out.day[rows_c, rows_k]
-    frames = [
+    frames: list[tuple[Any, Array, Array, Array, Array]] = [
         ("NRS", rows_c, rows_k, date, NRS_TEXT[out.nrs[rows_c, rows_k]]),
         ("NRS_LEG", rows_c, rows_k, date, NRS_TEXT[out.leg[rows_c, rows_k]]),
     ]

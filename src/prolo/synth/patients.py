@@ -244,7 +244,7 @@ def _course_and_sessions(
             "end_date": _days(last),
             "planned_sessions": planned,
             "status": np.where(stopped, "stopped", "completed"),
-            "stop_reason": np.where(stopped, "patient stopped attending", None),
+            "stop_reason": pd.Series(["patient stopped attending"] * n).where(stopped, None),
         }
     )
     m = len(owner)

@@ -115,10 +115,10 @@ class Truth:
         eligible, success = DEFINITIONS["pain50"](chunk, out, POINTS.index("6m"))
         ok = evaluable & eligible
         p = chunk.practitioner
-        np.add.at(self.by_practitioner, (p, 0), 1)
-        np.add.at(self.by_practitioner, (p, 1), ok)
-        np.add.at(self.by_practitioner, (p, 2), ok & success)
-        np.add.at(self.by_practitioner, (p, 3), out.probability)
+        self.by_practitioner[:, 0] += np.bincount(p, minlength=len(self.by_practitioner))
+        self.by_practitioner[:, 1] += np.bincount(p, ok, len(self.by_practitioner))
+        self.by_practitioner[:, 2] += np.bincount(p, ok & success, len(self.by_practitioner))
+        self.by_practitioner[:, 3] += np.bincount(p, out.probability, len(self.by_practitioner))
 
     def as_dict(self) -> dict[str, Any]:
         def rate(a: float, b: float) -> float | None:
