@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from prolo.errors import Conflict, DomainError, FieldError, NotFound
 from prolo.registry import rules
 from prolo.registry.entities import Entity
 from prolo.registry.models import Record
-from prolo.registry.schemas import Schema, UpdateSchema
+from prolo.registry.schemas import UpdateSchema
 from prolo.security import audit
 from prolo.security.policy import READ, WRITE, authorize, visible
 from prolo.security.principal import Principal
@@ -49,7 +50,7 @@ def get_or_raise(session: Session, entity: Entity, record_id: int, *, actor: Pri
     return record
 
 
-def create(session: Session, entity: Entity, data: Schema, *, actor: Principal) -> Record:
+def create(session: Session, entity: Entity, data: BaseModel, *, actor: Principal) -> Record:
     authorize(actor, entity.name, WRITE)
     values = data.model_dump(mode="python")
     warnings = rules.check(session, entity, values, actor)
