@@ -130,3 +130,15 @@ def test_prolo_help_does_not_import_numerics() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_leave_one_out_json_and_mh_refusal(tmp_path: Path) -> None:
+    path, ref = _bcg(tmp_path, "OR")
+    args = ["evidence", "pool", str(path), "--measure", "OR", "--leave-one-out"]
+    result = RUNNER.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    loo = json.loads(result.stdout)["leave_one_out"]
+    assert [row["study"] for row in loo][:2] == ["Aronson", "Ferguson & Simes"]
+    assert all(row["tau2"] >= 0 for row in loo)
+    refused = RUNNER.invoke(app, [*args, "--mh"])
+    assert refused.exit_code == 2 and "--mh" in refused.stderr
