@@ -133,7 +133,7 @@ def test_prolo_help_does_not_import_numerics() -> None:
 
 
 def test_leave_one_out_json_and_mh_refusal(tmp_path: Path) -> None:
-    path, ref = _bcg(tmp_path, "OR")
+    path, _ = _bcg(tmp_path, "OR")
     args = ["evidence", "pool", str(path), "--measure", "OR", "--leave-one-out"]
     result = RUNNER.invoke(app, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
