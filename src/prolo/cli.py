@@ -8,6 +8,7 @@ import typer
 
 from prolo.cli_common import DatabaseOption, database_url, fail
 from prolo.evidence.cli import app as evidence_app
+from prolo.followup.cli import app as followup_app
 from prolo.instruments.cli import score_command
 from prolo.security.cli import app as user_app
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(followup_app, name="followup")
 app.command("score")(score_command)
 
 app.add_typer(user_app, name="user")

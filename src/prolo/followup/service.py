@@ -163,7 +163,7 @@ def due_list(
     if site_id is not None:
         query = query.where(m.Patient.site_id == site_id)
     rows = []
-    for due, course, patient in session.execute(query).tuples():
+    for due, course, patient in session.execute(query):
         state = state_of(due, today)
         if states is None or state in states:
             rows.append(DueRow(due, patient, course, state))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from prolo.errors import Conflict, DomainError, FieldError, NotFound
 from prolo.registry import rules
 from prolo.registry.entities import Entity
-from prolo.registry.models import Record
+from prolo.registry.models import Record, TreatmentCourse
 from prolo.registry.schemas import UpdateSchema
 from prolo.security import audit
 from prolo.security.policy import READ, WRITE, authorize, visible
@@ -67,6 +67,7 @@ def create(session: Session, entity: Entity, data: BaseModel, *, actor: Principa
         entity_id=record.id,
         after=audit.snapshot(record),
     )
+    _follow_up(session, entity, record, created=True)
     return record
 
 
@@ -98,6 +99,7 @@ def update(
         after=audit.snapshot(record),
         reason=data.reason,
     )
+    _follow_up(session, entity, record, created=False)
     return record
 
 
@@ -196,6 +198,23 @@ def _sort_key(entity: Entity, sort: str | None) -> ColumnElement[Any]:
         )
     column = columns[name]
     return column.desc() if sort.startswith("-") else column.asc()
+
+
+def _follow_up(session: Session, entity: Entity, record: Record, *, created: bool) -> None:
+    """Starting a course creates its due questionnaires; its first injection fixes day 0."""
+    from prolo.assessments.service import index_date
+    from prolo.followup import service as followup
+
+    if entity.name == "treatment_course":
+        assert isinstance(record, TreatmentCourse)
+        if created:
+            followup.create_due(session, record)
+        else:
+            followup.rebase(session, record, index_date(session, record))
+    elif entity.name == "injection_session":
+        course = session.get(TreatmentCourse, getattr(record, "course_id", None))
+        if course is not None:
+            followup.rebase(session, course, index_date(session, course))
 
 
 def before_values(record: Record) -> dict[str, Any]:
