@@ -10,6 +10,7 @@ from prolo.cli_common import DatabaseOption, database_url, fail
 from prolo.evidence.cli import app as evidence_app
 from prolo.followup.cli import app as followup_app
 from prolo.instruments.cli import score_command
+from prolo.reports.cli import report_command
 from prolo.security.cli import app as user_app
 
 __all__ = ["app", "fail"]
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(followup_app, name="followup")
 app.command("score")(score_command)
+app.command("report")(report_command)
 
 app.add_typer(user_app, name="user")
 

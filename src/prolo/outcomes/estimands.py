@@ -166,6 +166,21 @@ def multiple_imputation(
 ) -> Estimate:
     evaluable_table = table[evaluation.evaluable].reset_index(drop=True)
     n = len(evaluable_table)
+    followed = int((evaluation.evaluable & evaluation.observed).sum())
+    if followed < 2 or followed == n:
+        reason = "nothing to impute" if followed == n else "too few followed courses to impute from"
+        if followed == n:
+            return _proportion(
+                d.name,
+                "multiple_imputation",
+                float(np.nansum(evaluation.success[evaluation.evaluable])),
+                n,
+                "no missing follow-up: " + reason,
+                band,
+            )
+        return Estimate(
+            d.name, "multiple_imputation", None, None, None, None, n, reason, "no estimate"
+        )
     rng = np.random.default_rng(seed)
     q, u = [], []
     for _ in range(m):
@@ -198,8 +213,18 @@ def ipw(
     followed = evaluation.observed[keep].astype(float)
     success = evaluation.success[keep]
     n = len(frame)
-    if followed.sum() == 0 or n == 0:
-        return Estimate(d.name, "ipw", None, None, None, None, n, "nobody followed", "no estimate")
+    if followed.sum() < 2 or n == 0:
+        return Estimate(
+            d.name,
+            "ipw",
+            None,
+            None,
+            None,
+            None,
+            n,
+            "too few followed courses to weight",
+            "no estimate",
+        )
     x = imputation.covariates(frame, d.measures[0], d.time_point)
     x = imputation.informative(
         np.column_stack([x, imputation.practitioner_effect(frame, followed)])
