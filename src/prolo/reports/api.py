@@ -27,10 +27,9 @@ def outcomes(
     from prolo.errors import invalid
 
     sites = list(site_id or [])
-    if not actor.all_sites:
-        # Staff see their own sites' results; researchers see every site's aggregate figures.
-        if actor.role in ("clinician", "coordinator"):
-            sites = [s for s in sites if s in actor.site_ids] or sorted(actor.site_ids)
+    # Staff see their own sites' results; researchers see every site's aggregate figures.
+    if actor.role in ("clinician", "coordinator"):
+        sites = [s for s in sites if s in actor.site_ids] or sorted(actor.site_ids)
     try:
         report = outcome_report(
             str(request.app.state.engine.url.render_as_string(hide_password=False)),
