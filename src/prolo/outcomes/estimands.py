@@ -121,7 +121,7 @@ def _impute_target(
     return imputation.draw_impute(x, values, rng)
 
 
-def _completed_success(
+def completed_success(
     d: Definition, table: pd.DataFrame, rng: np.random.Generator
 ) -> np.ndarray[Any, Any]:
     """One completed data set's success indicators for the evaluable courses."""
@@ -184,7 +184,7 @@ def multiple_imputation(
     rng = np.random.default_rng(seed)
     q, u = [], []
     for _ in range(m):
-        success = _completed_success(d, evaluable_table, rng)
+        success = completed_success(d, evaluable_table, rng)
         p = float(np.clip(np.nanmean(success), 0.5 / (n + 1), 1 - 0.5 / (n + 1)))
         q.append(logit(p))
         u.append(1 / (n * p * (1 - p)))

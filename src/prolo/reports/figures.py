@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 from prolo.outcomes.estimands import EstimandTable
@@ -122,3 +123,46 @@ def svg(figure: Figure) -> str:
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
+
+
+SECTION_TITLES = {
+    "recurrence": "Recurrence among responders (Kaplan–Meier)",
+    "factors": "Key factors (adjusted odds ratios)",
+    "practitioners": "Practitioners (funnel plot)",
+}
+
+
+def section_figures(sections: dict[str, Any]) -> dict[str, Figure]:
+    """Figures of the recurrence, factor and practitioner sections that have data."""
+    made: dict[str, Figure] = {}
+    curve = sections.get("recurrence", {}).get("curve")
+    if curve:
+        figure, axis = plt.subplots(figsize=(7.5, 3.2))
+        axis.step(
+            curve["day"], [v * 100 for v in curve["recurrence_free"]], where="post", color="#0b5394"
+        )
+        axis.set_xlabel("days from the first injection")
+        axis.set_ylabel("recurrence-free, %")
+        axis.set_ylim(0, 102)
+        axis.set_title(
+            f"{sections['recurrence']['responders']} responders, "
+            f"{sections['recurrence']['recurrences']} recurrences",
+            fontsize=9,
+        )
+        figure.tight_layout()
+        made["recurrence"] = figure
+    if "factors" in sections:
+        from prolo.outcomes.factors import FactorModel, forest_figure
+
+        data = sections["factors"]
+        made["factors"] = forest_figure(
+            FactorModel(data["definition"], data["odds_ratios"], 0.0, 0.0, 0, 0, np.empty(0))
+        )
+    if "practitioners" in sections:
+        from prolo.outcomes.practitioners import Funnel, funnel_figure
+
+        data = sections["practitioners"]
+        made["practitioners"] = funnel_figure(
+            Funnel(data["target"], data["minimum_volume"], data["practitioners"])
+        )
+    return made

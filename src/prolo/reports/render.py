@@ -18,6 +18,7 @@ def _figures(report: OutcomeReport) -> dict[str, object]:
     made["flow"] = figures.flow(report.sections["flow"])
     for t in report.trajectories:
         made[f"trajectory_{t.measure}"] = figures.trajectory(t.rows, t.measure)
+    made.update(figures.section_figures(report.sections))
     return made
 
 
@@ -32,7 +33,9 @@ def html(report: OutcomeReport) -> str:
         report=report,
         figures=svgs,
         trajectory_figures=[(k, v) for k, v in svgs.items() if k.startswith("trajectory_")],
-        extra_figures=[],
+        extra_figures=[
+            (figures.SECTION_TITLES[k], v) for k, v in svgs.items() if k in figures.SECTION_TITLES
+        ],
         labels=figures.LABELS,
         filters=filters,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
