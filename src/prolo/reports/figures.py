@@ -126,6 +126,7 @@ def svg(figure: Figure) -> str:
 
 
 SECTION_TITLES = {
+    "beside_trials": "The registry beside the randomized trials",
     "recurrence": "Recurrence among responders (Kaplan–Meier)",
     "factors": "Key factors (adjusted odds ratios)",
     "practitioners": "Practitioners (funnel plot)",
@@ -135,6 +136,8 @@ SECTION_TITLES = {
 def section_figures(sections: dict[str, Any]) -> dict[str, Figure]:
     """Figures of the recurrence, factor and practitioner sections that have data."""
     made: dict[str, Figure] = {}
+    if "beside_trials" in sections:
+        made["beside_trials"] = beside_trials(sections["beside_trials"])
     curve = sections.get("recurrence", {}).get("curve")
     if curve:
         figure, axis = plt.subplots(figsize=(7.5, 3.2))
@@ -166,3 +169,14 @@ def section_figures(sections: dict[str, Any]) -> dict[str, Figure]:
             Funnel(data["target"], data["minimum_volume"], data["practitioners"])
         )
     return made
+
+
+def beside_trials(rows: list[dict[str, Any]]) -> Figure:
+    """The registry's success (missing = failure, multiple imputation) beside the pooled
+    responder proportions of the trials' prolotherapy and control arms, with the caveat."""
+    from prolo.evidence.registry_beside_trials import Rate, registry_beside_trials_figure
+
+    registry = [
+        Rate(r["label"], r["estimate"], r["ci_lb"], r["ci_ub"], r.get("detail", "")) for r in rows
+    ]
+    return registry_beside_trials_figure(registry)  # type: ignore[no-any-return]

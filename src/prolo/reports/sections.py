@@ -28,4 +28,18 @@ def build(
         result["factors"] = model.as_dict()
         expected = model.expected
     result["practitioners"] = practitioners.funnel(table, first.definition, expected).as_dict()
+    result["beside_trials"] = [
+        {
+            "label": f"Registry, {label}",
+            "estimate": e.estimate,
+            "ci_lb": e.ci_lb,
+            "ci_ub": e.ci_ub,
+            "detail": f"{first.definition}, n={e.denominator}",
+        }
+        for label, e in (
+            ("missing = failure", first.get("missing_failure")),
+            ("multiple imputation", first.get("multiple_imputation")),
+        )
+        if e.estimate is not None and e.ci_lb is not None and e.ci_ub is not None
+    ]
     return result
