@@ -59,7 +59,14 @@ class EstimandTable:
     warnings: list[str] = field(default_factory=list)
 
     def get(self, estimand: str) -> Estimate:
-        return next(e for e in self.estimates if e.estimand == estimand)
+        """The named estimate; KeyError when it was not computed (e.g. no evaluable course)."""
+        for estimate in self.estimates:
+            if estimate.estimand == estimand:
+                return estimate
+        raise KeyError(f"{estimand} was not computed for {self.definition}")
+
+    def find(self, estimand: str) -> Estimate | None:
+        return next((e for e in self.estimates if e.estimand == estimand), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {

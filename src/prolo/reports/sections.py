@@ -37,9 +37,9 @@ def build(
             "detail": f"{first.definition}, n={e.denominator}",
         }
         for label, e in (
-            ("missing = failure", first.get("missing_failure")),
-            ("multiple imputation", first.get("multiple_imputation")),
+            ("missing = failure", first.find("missing_failure")),
+            ("multiple imputation", first.find("multiple_imputation")),
         )
-        if e.estimate is not None and e.ci_lb is not None and e.ci_ub is not None
+        if e is not None and e.estimate is not None and e.ci_lb is not None and e.ci_ub is not None
     ]
     return result
