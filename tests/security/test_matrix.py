@@ -125,3 +125,93 @@ def write_matrix() -> object:
             ]
             lines.append(f"| {name} | {verb} | " + " | ".join(cells) + " |")
     Path(out).write_text("\n".join(lines) + "\n")
+
+
+# Endpoints that are not records of one site: who may call them at all.
+ROLE_ENDPOINTS = [
+    (
+        "GET",
+        "/followup/due",
+        {"admin": 200, "clinician": 200, "coordinator": 200, "researcher": 403},
+    ),
+    (
+        "GET",
+        "/followup/completeness",
+        {"admin": 200, "clinician": 200, "coordinator": 200, "researcher": 403},
+    ),
+    (
+        "PUT",
+        "/followup/schedule",
+        {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403},
+    ),
+    (
+        "GET",
+        "/reports/outcomes?imputations=2",
+        {"admin": 200, "clinician": 200, "coordinator": 200, "researcher": 200},
+    ),
+    (
+        "GET",
+        "/evidence/trials",
+        {"admin": 200, "clinician": 200, "coordinator": 200, "researcher": 200},
+    ),
+    ("GET", "/users", {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403}),
+    ("GET", "/tokens", {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403}),
+    ("GET", "/audit", {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403}),
+    (
+        "GET",
+        "/vocabularies/region",
+        {"admin": 200, "clinician": 200, "coordinator": 200, "researcher": 200},
+    ),
+    (
+        "POST",
+        "/vocabularies",
+        {"admin": 201, "clinician": 403, "coordinator": 403, "researcher": 403},
+    ),
+]
+BODIES = {
+    "/followup/schedule": {
+        "time_points": [
+            {"name": "baseline", "target": 0, "start": -30, "end": 0, "latest": True},
+            {"name": "6m", "target": 182, "start": 150, "end": 240},
+        ],
+        "instruments": ["NRS", "DISABILITY", "PGIC"],
+    },
+    "/vocabularies": {"vocabulary": "agent", "code": "matrix_agent", "label": "Matrix agent"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix_of_other_endpoints(role: str, app, identities: Identities) -> None:
+    scope = "admin" if role == "admin" else "write"
+    with TestClient(
+        app, base_url="https://testserver", headers=identities.headers(role, scope)
+    ) as c:
+        for method, path, expected_by_role in ROLE_ENDPOINTS:
+            response = c.request(method, path, json=BODIES.get(path.split("?")[0]))
+            assert response.status_code == expected_by_role[role], (method, path, response.text)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_assessments_by_role_and_site(role: str, app, db: Session, identities: Identities) -> None:
+    """Assessments follow the record rules: enrolling staff write at their sites only."""
+    from tests import factories as f
+
+    own = f.treated_patient(db, db.get(m.Site, identities.home_site_id))["course"]
+    other = f.treated_patient(db, db.get(m.Site, identities.away_site_id))["course"]
+    scope = "admin" if role == "admin" else "write"
+    with TestClient(
+        app, base_url="https://testserver", headers=identities.headers(role, scope)
+    ) as c:
+        for course, where in ((own, "own"), (other, "other")):
+            body = {
+                "patient_id": course.patient_id,
+                "course_id": course.id,
+                "instrument": "NRS",
+                "assessed_on": course.start_date.isoformat(),
+                "items": [6],
+            }
+            created = c.post("/assessments", json=body)
+            sees = where == "own" or role == "admin"
+            want = 403 if role == "researcher" else 201 if sees else 422
+            assert created.status_code == want, (where, created.text)
+            RESULTS[("assessment", role, where, "create")] = created.status_code

@@ -28,10 +28,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on a new SQLite file, served by uvicorn in a thread."""
+def live_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
     initialise(url, admin_password=LIVE_ADMIN_PASSWORD)
+    return url
+
+
+@pytest.fixture(scope="session")
+def live_server(live_database: str) -> Iterator[str]:
+    """The app on a new SQLite file, served by uvicorn in a thread."""
+    url = live_database
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning")

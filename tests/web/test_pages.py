@@ -69,3 +69,16 @@ def test_logout_needs_the_csrf_token(anonymous: TestClient, identities: Identiti
 
 def test_pages_say_the_product_does_not_prescribe(anonymous: TestClient) -> None:
     assert "it does not recommend or prescribe treatment" in anonymous.get("/login").text
+
+
+def test_evidence_page_lists_the_trials_and_their_forest_plots(
+    anonymous: TestClient, identities: Identities
+) -> None:
+    sign_in(anonymous, identities, "researcher")
+    page = anonymous.get("/app/evidence")
+    assert page.status_code == 200 and "Ongley MJ 1987" in page.text
+    plot = anonymous.get(
+        "/evidence/forest.svg?comparison=prolotherapy_with_cointerventions"
+        "&outcome=binary&measure=OR"
+    )
+    assert plot.status_code == 200 and plot.headers["content-type"] == "image/svg+xml"

@@ -150,6 +150,9 @@ def pool_command(
     comparison: ComparisonOpt = "prolotherapy_with_cointerventions",
     outcome: OutcomeOpt = OutcomeChoice.binary,
     include_low: LowOpt = False,
+    leave_one_out: Annotated[
+        bool, typer.Option("--leave-one-out", help="Also refit without each study in turn.")
+    ] = False,
 ) -> None:
     """Pool FILE's studies (or the bundled trials) and print the result.
 
@@ -157,10 +160,35 @@ def pool_command(
     on the analysis scale (log for RR/OR, logit for PLO).
     """
     pooled = _run_pool(file, measure, method, hksj, mh, comparison, outcome, include_low)
+    loo = _leave_one_out(pooled) if leave_one_out else None
     if fmt is FormatChoice.json:
-        typer.echo(json.dumps(pooled.fit.to_dict()))
-    else:
-        typer.echo(_table(pooled))
+        out = pooled.fit.to_dict()
+        if loo is not None:
+            out["leave_one_out"] = loo
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(_table(pooled))
+    for row in loo or []:
+        typer.echo(
+            f"  without {row['study']}: estimate {row['estimate']:.4g} "
+            f"[{row['ci_lb']:.4g}, {row['ci_ub']:.4g}], tau2 {row['tau2']:.4g}, I2 {row['I2']:.3g}%"
+        )
+
+
+def _leave_one_out(pooled: Pooled) -> list[dict[str, Any]]:
+    from prolo.evidence.models import MetaAnalysis
+
+    if not isinstance(pooled.fit, MetaAnalysis):
+        _fail("--leave-one-out needs an inverse-variance model (not --mh)")
+    if pooled.fit.k_ < 2:
+        _fail("--leave-one-out needs at least two studies")
+    frame = pooled.fit.leave_one_out()
+    rows = []
+    for record in frame.to_dict(orient="records"):
+        row = {str(key): value for key, value in record.items()}
+        row["study"] = pooled.labels[int(row["omitted"]) - 1]
+        rows.append(row)
+    return rows
 
 
 @app.command("trials")

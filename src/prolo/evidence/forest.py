@@ -129,9 +129,12 @@ def _side_text(
 
 
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
-    """The figure encoded as ``png`` or ``svg``."""
+    """The figure encoded as ``png`` or ``svg`` (SVG text stays text, not paths)."""
+    import matplotlib
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, bbox_inches="tight")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # real, selectable text in SVG
+        fig.savefig(buffer, format=fmt, bbox_inches="tight")
     return buffer.getvalue()
 
 

@@ -19,8 +19,8 @@ class Entity:
     name: str
     path: str
     model: type[m.Record]
-    create: type[s.Schema]
-    update: type[s.UpdateSchema]
+    create: type[BaseModel]
+    update: type[BaseModel]
     read: type[BaseModel]
     # field -> vocabulary whose active codes it must hold
     vocabulary_fields: dict[str, str] = field(default_factory=dict)

@@ -10,14 +10,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from prolo.errors import Conflict, DomainError, FieldError, NotFound
 from prolo.registry import rules
 from prolo.registry.entities import Entity
-from prolo.registry.models import Record
-from prolo.registry.schemas import Schema, UpdateSchema
+from prolo.registry.models import Record, TreatmentCourse
+from prolo.registry.schemas import UpdateSchema
 from prolo.security import audit
 from prolo.security.policy import READ, WRITE, authorize, visible
 from prolo.security.principal import Principal
@@ -49,7 +50,7 @@ def get_or_raise(session: Session, entity: Entity, record_id: int, *, actor: Pri
     return record
 
 
-def create(session: Session, entity: Entity, data: Schema, *, actor: Principal) -> Record:
+def create(session: Session, entity: Entity, data: BaseModel, *, actor: Principal) -> Record:
     authorize(actor, entity.name, WRITE)
     values = data.model_dump(mode="python")
     warnings = rules.check(session, entity, values, actor)
@@ -66,6 +67,7 @@ def create(session: Session, entity: Entity, data: Schema, *, actor: Principal) 
         entity_id=record.id,
         after=audit.snapshot(record),
     )
+    _follow_up(session, entity, record, created=True)
     return record
 
 
@@ -97,6 +99,7 @@ def update(
         after=audit.snapshot(record),
         reason=data.reason,
     )
+    _follow_up(session, entity, record, created=False)
     return record
 
 
@@ -195,6 +198,23 @@ def _sort_key(entity: Entity, sort: str | None) -> ColumnElement[Any]:
         )
     column = columns[name]
     return column.desc() if sort.startswith("-") else column.asc()
+
+
+def _follow_up(session: Session, entity: Entity, record: Record, *, created: bool) -> None:
+    """Starting a course creates its due questionnaires; its first injection fixes day 0."""
+    from prolo.assessments.service import index_date
+    from prolo.followup import service as followup
+
+    if entity.name == "treatment_course":
+        assert isinstance(record, TreatmentCourse)
+        if created:
+            followup.create_due(session, record)
+        else:
+            followup.rebase(session, record, index_date(session, record))
+    elif entity.name == "injection_session":
+        course = session.get(TreatmentCourse, getattr(record, "course_id", None))
+        if course is not None:
+            followup.rebase(session, course, index_date(session, course))
 
 
 def before_values(record: Record) -> dict[str, Any]:

@@ -247,7 +247,7 @@ def list_tokens(session: Session, *, actor: Principal) -> list[tuple[ApiToken, s
         .join(User, User.id == ApiToken.user_id)
         .order_by(ApiToken.id)
     )
-    return [(token, username) for token, username in rows.tuples()]
+    return [(token, username) for token, username in rows]
 
 
 def authenticate_token(session: Session, secret: str) -> Principal:

@@ -46,12 +46,20 @@ def create_app(database_url: str | None = None) -> FastAPI:
             )
         return {"status": "ok", "database": "ok", "version": __version__}
 
+    from prolo.assessments.api import router as assessments_router
     from prolo.evidence.api import router as evidence_router
+    from prolo.followup.api import router as followup_router
+    from prolo.followup.pages import router as questionnaire_router
+    from prolo.reports.api import router as reports_router
     from prolo.security.api import router as identity_router
 
     app.include_router(identity_router)
     app.include_router(evidence_router, dependencies=[Depends(get_principal)])
     app.include_router(docs.router)
+    app.include_router(assessments_router)
+    app.include_router(followup_router)
+    app.include_router(reports_router)
+    app.include_router(questionnaire_router)
     app.include_router(pages.router)
     for router in routers():
         app.include_router(router)

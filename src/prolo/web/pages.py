@@ -154,3 +154,14 @@ async def patient(request: Request, patient_id: int, db: SessionDep) -> Response
         ).items
         courses.append({**service.before_values(course), "sessions": sessions})
     return _render(request, "patient.html", principal, patient=record, courses=courses)
+
+
+@router.get("/app/evidence", response_class=HTMLResponse)
+async def evidence(request: Request, db: SessionDep) -> Response:
+    principal = await _signed_in(request, db)
+    if principal is None:
+        return _to_login()
+    from prolo.evidence.trials import bundled_trials
+
+    trials = [t.to_dict() for t in bundled_trials()]
+    return _render(request, "evidence.html", principal, trials=trials)
