@@ -112,11 +112,14 @@ def demo(
 
     Without --database it rebuilds prolo-demo.db (SQLite) in the working directory.
     """
+    import os
+
     from prolo.demo import prepare
     from prolo.settings import get_settings
 
     settings = get_settings()
-    ready = prepare(database, patients=patients)
+    explicit = database or os.environ.get("PROLO_DATABASE_URL")  # else the throw-away demo file
+    ready = prepare(explicit, patients=patients)
     for line in ready.summary:
         typer.echo(line)
     bind_host, bind_port = host or settings.host, port or settings.port

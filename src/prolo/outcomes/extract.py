@@ -121,28 +121,49 @@ class Source:
 
 
 def read_arrow(url: str, sql: str) -> pa.Table:
-    """Run one query and return its rows as an Arrow table (ADBC for SQLite and PostgreSQL)."""
+    """Run one query and return its rows as an Arrow table.
+
+    PostgreSQL: ADBC (libpq, COPY in binary) straight into Arrow. SQLite: Python's own sqlite3
+    module, columns built from the fetched rows. ADBC's SQLite driver is not used on purpose:
+    it links its own copy of the SQLite library, and when that copy opens and closes a database
+    file, the POSIX locks of every other connection of the process on that file are released —
+    the app's connections then stop seeing writes made by other processes (seen here:
+    tests/outcomes/test_extract.py::test_extraction_does_not_blind_other_connections).
+    """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-        connection = adbc_sqlite.connect(parsed.database or ":memory:")
-    elif backend == "postgresql":
+        return _sqlite_arrow(parsed.database or ":memory:", sql)
+    if backend == "postgresql":
         import adbc_driver_postgresql.dbapi as adbc_postgres
 
         plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         connection = adbc_postgres.connect(plain)
-    else:
-        raise ValueError(f"unsupported database: {backend}")
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            table: pa.Table = cursor.fetch_arrow_table()
+            cursor.close()
+        finally:
+            connection.close()
+        return table
+    raise ValueError(f"unsupported database: {backend}")
+
+
+def _sqlite_arrow(path: str, sql: str) -> pa.Table:
+    import sqlite3
+
+    connection = sqlite3.connect(path)
     try:
-        cursor = connection.cursor()
-        cursor.execute(sql)
-        table: pa.Table = cursor.fetch_arrow_table()
-        cursor.close()
+        cursor = connection.execute(sql)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
     finally:
         connection.close()
-    return table
+    if not rows:
+        return pa.table({name: pa.array([], pa.null()) for name in names})
+    columns = list(zip(*rows, strict=True))
+    return pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)})
 
 
 def _course_sql(source: Source, filters: Filters) -> str:
