@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from prolo.assessments import service as assessments
 from prolo.assessments.schemas import AssessmentCreate
 from prolo.db import engine_for, session_factory
-from prolo.followup.schedule import DEFAULT
 from prolo.errors import DomainError
+from prolo.followup.schedule import DEFAULT
 from prolo.interop.bulk import Importer
 from prolo.interop.tables import ORDER, TABLES
 from prolo.interop.validate import UNIQUE
