@@ -61,8 +61,10 @@ def _drop(url: str) -> None:
 
 
 def _new_url(kind: str, folder: Path) -> str:
-    return f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}" if kind == "sqlite" else (
-        _postgres_database()
+    return (
+        f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+        if kind == "sqlite"
+        else (_postgres_database())
     )
 
 
@@ -102,7 +104,9 @@ def child_baseline(kind: str, patients: int, folder: Path) -> dict[str, Any]:
     from prolo.synth.generate import Synthesis
     from prolo.synth.params import load
 
-    frames = [t["assessments"] for _, t in Synthesis(patients, 1, load()).batches() if "assessments" in t]
+    frames = [
+        t["assessments"] for _, t in Synthesis(patients, 1, load()).batches() if "assessments" in t
+    ]
     rows = pd.concat(frames, ignore_index=True)
     rows["assessed_on"] = rows["assessed_on"].dt.strftime("%Y-%m-%d")
     out: dict[str, Any] = {"assessments": len(rows)}
@@ -118,10 +122,27 @@ def child_baseline(kind: str, patients: int, folder: Path) -> dict[str, Any]:
         out["to_sql_seconds"] = time.perf_counter() - started
         stamp = "2026-01-01 00:00:00"
         tuples = [
-            (int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], 1.0, 1.0, True, False,
-             "[]", 0, "baseline", stamp, stamp)
-            for r in rows[["id", "patient_id", "course_id", "instrument", "assessed_on", "source",
-                           "items"]].itertuples(index=False, name=None)
+            (
+                int(r[0]),
+                int(r[1]),
+                int(r[2]),
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                1.0,
+                1.0,
+                True,
+                False,
+                "[]",
+                0,
+                "baseline",
+                stamp,
+                stamp,
+            )
+            for r in rows[
+                ["id", "patient_id", "course_id", "instrument", "assessed_on", "source", "items"]
+            ].itertuples(index=False, name=None)
         ]
         mark = "?" if kind == "sqlite" else "%s"
         sql = (
@@ -152,8 +173,18 @@ def child_baseline(kind: str, patients: int, folder: Path) -> dict[str, Any]:
 
 
 def run_child(mode: str, kind: str, patients: int, folder: Path) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", mode, "--databases", kind,
-               "--sizes", str(patients), "--folder", str(folder)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--databases",
+        kind,
+        "--sizes",
+        str(patients),
+        "--folder",
+        str(folder),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
@@ -176,8 +207,10 @@ def main() -> None:
         work = child_synth if args.child == "synth" else child_baseline
         print(json.dumps(work(kinds[0], sizes[0], folder)))
         return
-    print(f"{'db':<11}{'patients':>10}{'seconds':>9}{'rows':>11}{'rows/s':>9}"
-          f"{'assess':>11}{'assess/s':>10}{'stage/s':>9}{'peak MB':>9}  truth/completers")
+    print(
+        f"{'db':<11}{'patients':>10}{'seconds':>9}{'rows':>11}{'rows/s':>9}"
+        f"{'assess':>11}{'assess/s':>10}{'stage/s':>9}{'peak MB':>9}  truth/completers"
+    )
     for kind in kinds:
         for patients in sizes:
             r = run_child("synth", kind, patients, folder)
@@ -199,9 +232,11 @@ def main() -> None:
             if "error" in b:
                 print(f"{kind:<11}{patients:>10}  failed: {b['error']}")
                 continue
-            print(f"{kind:<11}{patients:>10}{b['assessments']:>11}"
-                  f"{b['assessments'] / b['to_sql_seconds']:>10.0f}"
-                  f"{b['assessments'] / b['executemany_seconds']:>15.0f}")
+            print(
+                f"{kind:<11}{patients:>10}{b['assessments']:>11}"
+                f"{b['assessments'] / b['to_sql_seconds']:>10.0f}"
+                f"{b['assessments'] / b['executemany_seconds']:>15.0f}"
+            )
     if not os.listdir(folder):
         folder.rmdir()
 
