@@ -72,7 +72,7 @@ class Known:
         # One all-null row at the end: position −1 (an id not found) takes it.
         blank = pd.DataFrame({c: [None] for c in found.columns}, index=pd.Index([-1]))
         padded = pd.concat([found.astype(object), blank])
-        where = found.index.get_indexer(keys.fillna(-1).to_numpy(dtype=np.int64))
+        where = found.index.get_indexer(pd.Index(keys.fillna(-1).to_numpy(dtype=np.int64)))
         aligned = padded.iloc[where].reset_index(drop=True)
         aligned["found"] = aligned["found"].eq(True).to_numpy()
         aligned["retired"] = aligned["retired"].eq(True).to_numpy()
