@@ -87,3 +87,36 @@ def test_import_reports_rejected_rows_and_fails(tmp_path: Path) -> None:
     assert "sites row 2: code: should match" in result.output
     with engine_for(url).connect() as connection:
         assert connection.execute(select(TABLES["sites"].table.c.id)).all() == []
+
+
+def test_csv_files_import_to_the_same_content(tmp_path: Path) -> None:
+    import pandas as pd
+
+    out = tmp_path / "parquet"
+    made = runner.invoke(
+        app,
+        [
+            "synth",
+            "--patients",
+            "200",
+            "--seed",
+            "9",
+            "--out",
+            str(out),
+            "--truth",
+            str(tmp_path / "t.json"),
+            "--no-progress",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    for folder in out.iterdir():
+        frame = pd.concat(pd.read_parquet(part) for part in sorted(folder.iterdir()))
+        frame.to_csv(csv / f"{folder.name}.csv", index=False)
+    from_parquet = f"sqlite:///{tmp_path / 'p.db'}"
+    from_csv = f"sqlite:///{tmp_path / 'c.db'}"
+    for source, url in ((out, from_parquet), (csv, from_csv)):
+        done = runner.invoke(app, ["import", str(source), "--database", url, "--no-progress"])
+        assert done.exit_code == 0, done.output
+    assert checksum(from_csv) == checksum(from_parquet)

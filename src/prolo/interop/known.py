@@ -56,23 +56,27 @@ class Known:
         here = self.batch.get(table)
         parts = []
         if here is not None and len(here):
-            inside = here.loc[here.index.intersection(list(unique))][wanted].copy()
+            inside = here.loc[here.index.intersection(pd.Index(unique)), wanted].copy()
             inside["retired"] = False
             parts.append(inside)
             unique = unique[~np.isin(unique, here.index.to_numpy())]
         if len(unique):
             parts.append(self._from_database(table, unique, wanted))
-        if parts:
-            found = pd.concat([p for p in parts if len(p)]) if any(len(p) for p in parts) else None
-        else:
-            found = None
-        if found is None:
-            found = pd.DataFrame(columns=[*wanted, "retired"], index=pd.Index([], dtype="int64"))
+        parts = [part for part in parts if len(part)]
+        found = (
+            pd.concat(parts)
+            if parts
+            else pd.DataFrame(columns=[*wanted, "retired"], index=pd.Index([], dtype="int64"))
+        )
         found["found"] = True
-        aligned = found.reindex(keys.to_numpy(dtype=float, na_value=np.nan))
+        # One all-null row at the end: position −1 (an id not found) takes it.
+        blank = pd.DataFrame({c: [None] for c in found.columns}, index=pd.Index([-1]))
+        padded = pd.concat([found.astype(object), blank])
+        where = found.index.get_indexer(pd.Index(keys.fillna(-1).to_numpy(dtype=np.int64)))
+        aligned = padded.iloc[where].reset_index(drop=True)
         aligned["found"] = aligned["found"].eq(True).to_numpy()
         aligned["retired"] = aligned["retired"].eq(True).to_numpy()
-        return aligned.reset_index(drop=True)
+        return aligned
 
     def _from_database(self, table: str, ids: np.ndarray[Any, Any], wanted: list[str]) -> Any:
         t = TABLES[table].table

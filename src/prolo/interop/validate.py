@@ -205,7 +205,7 @@ def _assessments(
         inside = day.between(point.start, point.end).fillna(False).to_numpy(dtype=bool)
         time_point[inside] = point.name
     return clean.assign(
-        instrument=clean["instrument"].str.upper(),
+        instrument=_upper(clean["instrument"]),
         score=scored["score"],
         raw_score=scored["raw_score"],
         scorable=scored["scorable"],
@@ -214,6 +214,14 @@ def _assessments(
         day=day,
         time_point=time_point,
     )
+
+
+def _upper(series: pd.Series) -> pd.Series:
+    """Upper case, computed once per distinct value."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = [str(u).upper() for u in uniques]
+    return pd.Series(values[codes], dtype=object)
 
 
 def _index_dates(course_ids: pd.Series, known: Known) -> pd.Series:

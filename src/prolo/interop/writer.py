@@ -22,20 +22,21 @@ def columns_of(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in SKIPPED]
 
 
-def prepare(table: Table, rows: pd.DataFrame, stamp: dt.datetime) -> pd.DataFrame:
+def prepare(table: Table, rows: pd.DataFrame, stamp: dt.datetime) -> dict[str, pd.Series]:
     """The table's columns in order: timestamps added, missing optional columns as null."""
-    out = {}
+    out: dict[str, pd.Series] = {}
+    n = len(rows)
     for column in table.columns:
         name = column.name
         if name in SKIPPED:
             continue
         if name in ("created_at", "updated_at"):
-            out[name] = pd.Series([stamp] * len(rows), dtype=object)
+            out[name] = pd.Series(np.full(n, stamp, dtype=object), dtype=object)
         elif name in rows.columns:
             out[name] = rows[name].reset_index(drop=True)
         else:
-            out[name] = pd.Series([None] * len(rows), dtype=object)
-    return pd.DataFrame(out)
+            out[name] = pd.Series(np.full(n, None, dtype=object), dtype=object)
+    return out
 
 
 def write(connection: Connection, table: Table, rows: pd.DataFrame, stamp: dt.datetime) -> None:
@@ -48,42 +49,40 @@ def write(connection: Connection, table: Table, rows: pd.DataFrame, stamp: dt.da
         _executemany(connection, table, frame)
 
 
-def _python_column(series: pd.Series, *, sqlite: bool) -> list[Any]:
-    """Python values for the driver, None for null; whole columns converted at once."""
-    has_null = bool(series.isna().any())
-    if not has_null and series.dtype != object and not pd.api.types.is_datetime64_any_dtype(series):
-        values = series.to_numpy()
-        if values.dtype == bool and sqlite:
-            values = values.astype(np.int64)
-        return values.tolist()  # type: ignore[no-any-return]
-    if not has_null and series.dtype == object:
-        return series.tolist()
+def _python_column(series: pd.Series) -> list[Any]:
+    """Python values for SQLite, None for null; whole columns converted at once."""
     if pd.api.types.is_datetime64_any_dtype(series):
-        formatted = series.dt.strftime("%Y-%m-%d")
-        return list(formatted.astype(object).where(series.notna(), None))
+        codes, days = pd.factorize(series, use_na_sentinel=True)  # few distinct dates
+        text = np.empty(len(days) + 1, dtype=object)
+        text[:-1] = [d.strftime("%Y-%m-%d") for d in days]
+        return text[codes].tolist()  # type: ignore[no-any-return]
     if pd.api.types.is_bool_dtype(series) or str(series.dtype) == "boolean":
-        flags = series.astype(object).where(series.notna(), None)
-        return [None if v is None else int(v) if sqlite else bool(v) for v in flags]
-    if pd.api.types.is_float_dtype(series):
-        array = series.to_numpy(dtype=float).astype(object)
-        array[np.isnan(series.to_numpy(dtype=float))] = None
-        return array.tolist()  # type: ignore[no-any-return]
-    if str(series.dtype) == "Int64":
+        flags = _objects(series)
+        return [None if v is None else int(v) for v in flags]
+    if series.dtype == object:
+        if not series.isna().any():
+            return series.tolist()
         return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]
-    return series.astype(object).where(series.notna(), None).tolist()  # type: ignore[no-any-return]
+    return _objects(series).tolist()  # type: ignore[no-any-return]
 
 
-def _executemany(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
+def _objects(series: pd.Series) -> np.ndarray[Any, Any]:
+    """Values as Python objects, with None for null (NaN, NA)."""
+    na: Any = None
+    return np.asarray(series.to_numpy(dtype="object", na_value=na))
+
+
+def _executemany(connection: Connection, table: Table, frame: dict[str, pd.Series]) -> None:
     stamp = frame["created_at"].iloc[0]
     text_stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
     columns = []
-    for name in frame.columns:
+    for name, series in frame.items():
         if name in ("created_at", "updated_at"):
-            columns.append([text_stamp] * len(frame))
+            columns.append([text_stamp] * len(series))
         else:
-            columns.append(_python_column(frame[name], sqlite=True))
-    names = ", ".join(frame.columns)
-    marks = ", ".join("?" * len(frame.columns))
+            columns.append(_python_column(series))
+    names = ", ".join(frame)
+    marks = ", ".join("?" * len(frame))
     cursor = connection.connection.cursor()
     try:
         cursor.executemany(
@@ -93,7 +92,8 @@ def _executemany(connection: Connection, table: Table, frame: pd.DataFrame) -> N
         cursor.close()
 
 
-def _copy(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
+def _copy(connection: Connection, table: Table, columns: dict[str, pd.Series]) -> None:
+    frame = pd.DataFrame(columns)
     stamp = frame["created_at"].iloc[0].isoformat()
     frame = frame.assign(created_at=stamp, updated_at=stamp)
     for name in frame.columns:
