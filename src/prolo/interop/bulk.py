@@ -179,6 +179,14 @@ class Importer:
             if len(done.rows):
                 connection.execute(insert(AuditEntry), [self._audit(done, stamp, sources)])
             seconds[done.spec.name] += time.perf_counter() - started
+        courses = next((d.rows for d in checked if d.spec.name == "treatment_courses"), None)
+        if courses is not None and len(courses):
+            from prolo.followup.backfill import create_for_imported
+
+            started = time.perf_counter()
+            ids = courses["id"]
+            create_for_imported(connection, int(ids.min()), int(ids.max()), self.schedule)
+            seconds["due_questionnaires"] = time.perf_counter() - started
 
     def _audit(
         self, done: Checked, stamp: dt.datetime, sources: Mapping[str, str]
