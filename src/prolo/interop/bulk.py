@@ -187,6 +187,11 @@ class Importer:
             ids = courses["id"]
             create_for_imported(connection, int(ids.min()), int(ids.max()), self.schedule)
             seconds["due_questionnaires"] = time.perf_counter() - started
+        if connection.dialect.name == "postgresql":
+            # Fresh statistics after a bulk load: without them PostgreSQL plans the extraction's
+            # joins as if the tables were empty (seen: 7 minutes instead of 3 s at 100k courses).
+            for done in checked:
+                connection.exec_driver_sql(f"ANALYZE {done.spec.table.name}")
 
     def _audit(
         self, done: Checked, stamp: dt.datetime, sources: Mapping[str, str]
