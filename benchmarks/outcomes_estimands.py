@@ -94,7 +94,9 @@ def ours(url: str) -> tuple[int, int, int]:
     from prolo.outcomes.estimands import estimand_table
     from prolo.outcomes.extract import course_table
 
-    table = estimand_table(course_table(url, measures=["nrs_back"]), DEFINITION, with_models=False)
+    table = estimand_table(
+        course_table(url, measures=["nrs_back"], covariates=False), DEFINITION, with_models=False
+    )
     c = table.counts
     return c["evaluable"], c["observed"], c["successes"]
 
@@ -223,7 +225,7 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--loop-sample", type=int, default=10_000)
+    parser.add_argument("--loop-sample", type=int, default=2_000)
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     print(
