@@ -139,8 +139,9 @@ def pandas_vectorised(folder: Path) -> tuple[int, int, int]:
     return len(evaluable), len(followed), int(success)
 
 
-def pandas_loop(folder: Path, sample: int = 10_000) -> tuple[int, int, int]:
+def pandas_loop(job: tuple[Path, int]) -> tuple[int, int, int]:
     """What an analyst writes first: one Python iteration per course (on ``sample`` courses)."""
+    folder, sample = job
     a = _days(folder)
     keep = a["course_id"].drop_duplicates().head(sample)
     a = a[a["course_id"].isin(keep)]
@@ -241,7 +242,7 @@ def main() -> None:
         duck = measure(duckdb_sql, folder)
         rows.append(("DuckDB SQL over Parquet (the practical limit)", *duck))
         rows.append(("pandas vectorised over Parquet", *measure(pandas_vectorised, folder)))
-        loop = measure(pandas_loop, folder)
+        loop = measure(pandas_loop, (folder, args.loop_sample))
         scale = size / args.loop_sample
         rows.append(
             (
