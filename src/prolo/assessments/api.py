@@ -10,7 +10,7 @@ from prolo.assessments.models import Assessment
 from prolo.assessments.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
 from prolo.followup.service import schedule
 from prolo.registry import service as records
-from prolo.registry.api import PAGING, PageOut
+from prolo.registry.api import PageOut, Paging, list_page
 from prolo.registry.entities import Entity
 from prolo.registry.schemas import AuditEntryRead, RetireRequest
 from prolo.security import audit
@@ -31,27 +31,9 @@ def create(body: AssessmentCreate, db: SessionDep, actor: ActorDep) -> Any:
 
 @router.get("", response_model=PageOut, summary="List assessments")
 def list_(
-    request: Request,
-    db: SessionDep,
-    actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=records.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    sort: str | None = None,
-    include_retired: bool = False,
+    request: Request, db: SessionDep, actor: ActorDep, paging: Annotated[Paging, Query()]
 ) -> Any:
-    filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
-    page = records.list_records(
-        db,
-        ASSESSMENTS,
-        actor=actor,
-        filters=filters,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-        include_retired=include_retired,
-    )
-    items = [AssessmentRead.model_validate(r).model_dump(mode="json") for r in page.items]
-    return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
+    return list_page(request, db, actor, ASSESSMENTS, paging)
 
 
 @router.get("/{record_id}", response_model=AssessmentRead)

@@ -7,7 +7,8 @@ annotations at run time, and they vary per entity.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from prolo.registry import service, vocabulary
 from prolo.registry.entities import ENTITIES, Entity
@@ -19,6 +20,7 @@ from prolo.registry.schemas import (
 )
 from prolo.security import audit
 from prolo.security.policy import WRITE, authorize, require_admin
+from prolo.security.principal import Principal
 from prolo.web.deps import ActorDep, SessionDep
 
 PAGING = {"limit", "offset", "sort", "include_retired"}
@@ -29,6 +31,25 @@ class PageOut(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class Paging(BaseModel):
+    """The list parameters every collection takes; other query parameters are filters."""
+
+    limit: int = Field(default=50, ge=1, le=service.MAX_PAGE)
+    offset: int = Field(default=0, ge=0)
+    sort: str | None = None
+    include_retired: bool = False
+
+
+def list_page(
+    request: Request, db: Session, actor: Principal, entity: Entity, paging: Paging
+) -> PageOut:
+    """One page of an entity's records as the API returns it."""
+    filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
+    page = service.list_records(db, entity, actor=actor, filters=filters, **paging.model_dump())
+    items = [entity.read.model_validate(r).model_dump(mode="json") for r in page.items]
+    return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
 
 
 def entity_router(entity: Entity) -> APIRouter:
@@ -50,27 +71,9 @@ def entity_router(entity: Entity) -> APIRouter:
         "sort with `sort=column` or `sort=-column`.",
     )
     def list_(
-        request: Request,
-        db: SessionDep,
-        actor: ActorDep,
-        limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        sort: str | None = None,
-        include_retired: bool = False,
+        request: Request, db: SessionDep, actor: ActorDep, paging: Annotated[Paging, Query()]
     ) -> Any:
-        filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
-        page = service.list_records(
-            db,
-            entity,
-            actor=actor,
-            filters=filters,
-            sort=sort,
-            limit=limit,
-            offset=offset,
-            include_retired=include_retired,
-        )
-        items = [read_schema.model_validate(r).model_dump(mode="json") for r in page.items]
-        return PageOut(items=items, total=page.total, limit=page.limit, offset=page.offset)
+        return list_page(request, db, actor, entity, paging)
 
     @router.get("/{record_id}", response_model=read_schema, summary=f"Read a {label}")
     def read(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
