@@ -14,9 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from prolo.db import make_engine
-from prolo.registry.setup import initialise
 from prolo.security.models import ROLES
-from tests.databases import create_postgres_database, drop_postgres_database, require_postgres
+from tests.databases import initialised_database
 
 ADMIN_PASSWORD = "correct horse admin staple"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -26,21 +25,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'prolo.db'}"
-        initialise(url, admin_password=ADMIN_PASSWORD)
-        yield url
-        return
-    require_postgres()
-    url = create_postgres_database()
-    try:
-        initialise(url, admin_password=ADMIN_PASSWORD)
-        yield url
-    finally:
-        from prolo.db import engine_for
-
-        engine_for(url).dispose()
-        drop_postgres_database(url)
+    yield from initialised_database(request.param, tmp_path_factory.mktemp("db"), ADMIN_PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -102,21 +87,7 @@ def identities(database_url: str) -> Identities:
 def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A new, initialised database of its own, for tests whose data must really be committed
     (readers on other connections, command-line tools)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        initialise(url, admin_password=ADMIN_PASSWORD)
-        yield url
-        return
-    require_postgres()
-    url = create_postgres_database()
-    try:
-        initialise(url, admin_password=ADMIN_PASSWORD)
-        yield url
-    finally:
-        from prolo.db import engine_for
-
-        engine_for(url).dispose()
-        drop_postgres_database(url)
+    yield from initialised_database(request.param, tmp_path, ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="session")

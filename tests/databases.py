@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -51,3 +53,24 @@ def drop_postgres_database(url: str) -> None:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def initialised_database(kind: str, folder: Path, password: str) -> Iterator[str]:
+    """A new database of ``kind`` (a SQLite file in ``folder``, or a PostgreSQL database),
+    migrated and loaded as `prolo init` would; dropped afterwards."""
+    from prolo.db import engine_for
+    from prolo.registry.setup import initialise
+
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'prolo.db'}"
+        initialise(url, admin_password=password)
+        yield url
+        return
+    require_postgres()
+    url = create_postgres_database()
+    try:
+        initialise(url, admin_password=password)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        drop_postgres_database(url)
