@@ -57,30 +57,31 @@ def test_serve_answers_health_on_a_new_sqlite_file(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PROLO_DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "prolo.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "prolo.cli", "demo", "--port", str(port), "--patients", "200"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "server did not start within 30 s"
+                assert time.monotonic() < deadline, "server did not start within 120 s"
                 time.sleep(0.2)
         assert response.status_code == 200 and response.json()["database"] == "ok"
         site = {"code": "A", "name": "A clinic"}
         refused = httpx.post(f"http://127.0.0.1:{port}/sites", json=site)
         assert refused.status_code == 401
         assert refused.headers["content-type"] == "application/problem+json"
-        token = runner.invoke(
+        issued = runner.invoke(
             app, ["user", "token", "--username", "admin", "--scope", "admin", "--database", url]
-        ).stdout.strip()
+        )
+        token = issued.stdout.strip()
         created = httpx.post(
             f"http://127.0.0.1:{port}/sites",
             json=site,

@@ -103,15 +103,35 @@ def demo(
     database: DatabaseOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    patients: Annotated[int, typer.Option(help="Synthetic patients to generate.")] = 2000,
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the app when the report is written.")
+    ] = True,
 ) -> None:
-    """Initialise the database (SQLite by default) and serve the API on it."""
+    """A synthetic registry with known truth, its outcome report, and the app served on it.
+
+    Without --database it rebuilds prolo-demo.db (SQLite) in the working directory.
+    """
+    import os
+
+    from prolo.demo import prepare
     from prolo.settings import get_settings
 
     settings = get_settings()
-    init(database)
+    explicit = database or os.environ.get("PROLO_DATABASE_URL")  # else the throw-away demo file
+    ready = prepare(explicit, patients=patients)
+    for line in ready.summary:
+        typer.echo(line)
     bind_host, bind_port = host or settings.host, port or settings.port
-    typer.echo(f"API: http://{bind_host}:{bind_port}/docs  (health: /health)")
-    serve(database, bind_host, bind_port)
+    base = f"http://{bind_host}:{bind_port}"
+    typer.echo(f"report: {ready.report.resolve()}  (truth: {ready.truth.resolve()})")
+    typer.echo(f"app:    {base}/app   API: {base}/docs   health: {base}/health")
+    if ready.admin_password:
+        typer.echo(f"log in as admin with the one-time password {ready.admin_password}")
+    else:
+        typer.echo("log in as admin with the password set when this database was created")
+    if serve_app:
+        serve(ready.url, bind_host, bind_port)
 
 
 if __name__ == "__main__":

@@ -214,3 +214,38 @@ def test_coordinator_sees_due_and_completeness_in_the_api(
     row = next(r for r in rows if r["key"] == str(site_id))
     assert (row["answered"], row["due"]) == (0, 2)  # baseline and 6 weeks are past due
     assert {"answered", "due", "completeness", "ci_lb", "ci_ub", "definition"} <= set(row)
+
+
+def test_patient_sees_the_practitioners_training_not_outcomes(
+    db: Session, anonymous: TestClient, inbox: tuple[Inbox, Settings], course_50_days_in: Any
+) -> None:
+    from prolo.registry import service
+    from prolo.registry.entities import ENTITIES
+
+    training = ENTITIES["training_record"]
+    service.create(
+        db,
+        training,
+        training.create(
+            practitioner_id=course_50_days_in.practitioner_id,
+            organization="AAOM",
+            course="Prolotherapy of the spine",
+            completed_on=f.days_ago(900),
+            hours=20,
+        ),
+        actor=f.ACTOR,
+    )
+    handler, settings = inbox
+    send_due(db, today=TODAY, settings=settings)
+    token = link_token(handler.messages[-1])
+    page = anonymous.get(f"/q/{token}/about")
+    assert page.status_code == 200
+    assert (
+        "American Association of Orthopaedic Medicine" in page.text and "not verified" in page.text
+    )
+    assert (
+        "Spine Intervention Society" in page.text
+        and "Physical Medicine and Rehabilitation" in page.text
+    )
+    assert "success" not in page.text.lower()
+    assert anonymous.get(f"/q/{token}").status_code == 200  # reading it does not use up the link

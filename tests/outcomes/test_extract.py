@@ -136,3 +136,37 @@ def test_safety_tables(registry: dict[str, object]) -> None:
             "serious": False,
         }
     ]
+
+
+def test_extraction_does_not_blind_other_connections(tmp_path: object) -> None:
+    """After an extraction, a long-lived connection of this process still sees what another
+    process commits (a second copy of the SQLite library in-process breaks this)."""
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prolo.outcomes.extract import read_arrow
+
+    path = Path(str(tmp_path)) / "shared.db"
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("PRAGMA journal_mode=WAL")
+    reader.execute("CREATE TABLE t (x INTEGER)")
+
+    def write_elsewhere(value: int) -> None:
+        code = (
+            f"import sqlite3; c = sqlite3.connect({str(path)!r}); "
+            f"c.execute('INSERT INTO t VALUES ({value})'); c.commit()"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    def count() -> int:
+        return int(reader.execute("SELECT count(*) FROM t").fetchone()[0])
+
+    write_elsewhere(1)
+    assert (
+        read_arrow(f"sqlite:///{path}", "SELECT count(*) AS n FROM t").column("n")[0].as_py() == 1
+    )
+    write_elsewhere(2)
+    write_elsewhere(3)
+    assert count() == 3

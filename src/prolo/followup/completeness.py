@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from prolo.followup.service import due_list
+from prolo.followup.service import due_list, schedule
 from prolo.security.principal import Principal
 
 GROUPINGS = ("site", "practitioner", "time_point")
@@ -66,4 +66,8 @@ def completeness(
         }[by]
         counts[key][1] += 1
         counts[key][0] += row.state == "answered"
-    return [Completeness(by, key, answered, due) for key, (answered, due) in sorted(counts.items())]
+    order = schedule(session).names()
+    keys = sorted(
+        counts, key=lambda k: (order.index(k) if by == "time_point" and k in order else 0, k)
+    )
+    return [Completeness(by, key, *counts[key]) for key in keys]

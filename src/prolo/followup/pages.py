@@ -108,3 +108,19 @@ async def answer(token: str, request: Request, db: SessionDep) -> Response:
             "message": "Your answers are saved. You can close this page.",
         },
     )
+
+
+@router.get("/q/{token}/about", response_class=HTMLResponse)
+def about_practitioner(token: str, request: Request, db: SessionDep) -> Response:
+    """The practitioner's recorded training and experience, questions worth asking, and the
+    organizations a patient may contact. Reading it does not use up the link."""
+    from prolo.followup.practitioner_info import practitioner_info
+
+    try:
+        link = open_link(db, token)
+    except LinkProblem as problem:
+        return _problem(request, problem)
+    info = practitioner_info(db, link.course.practitioner_id)
+    return templates.TemplateResponse(
+        request, "practitioner_about.html", {"user": None, "token": token, **info}
+    )

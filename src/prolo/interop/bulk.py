@@ -179,6 +179,19 @@ class Importer:
             if len(done.rows):
                 connection.execute(insert(AuditEntry), [self._audit(done, stamp, sources)])
             seconds[done.spec.name] += time.perf_counter() - started
+        courses = next((d.rows for d in checked if d.spec.name == "treatment_courses"), None)
+        if courses is not None and len(courses):
+            from prolo.followup.backfill import create_for_imported
+
+            started = time.perf_counter()
+            ids = courses["id"]
+            create_for_imported(connection, int(ids.min()), int(ids.max()), self.schedule)
+            seconds["due_questionnaires"] = time.perf_counter() - started
+        if connection.dialect.name == "postgresql":
+            # Fresh statistics after a bulk load: without them PostgreSQL plans the extraction's
+            # joins as if the tables were empty (seen: 7 minutes instead of 3 s at 100k courses).
+            for done in checked:
+                connection.exec_driver_sql(f"ANALYZE {done.spec.table.name}")
 
     def _audit(
         self, done: Checked, stamp: dt.datetime, sources: Mapping[str, str]

@@ -236,7 +236,11 @@ def ipw(
     x = imputation.informative(
         np.column_stack([x, imputation.practitioner_effect(frame, followed)])
     )
-    model = sm.GLM(followed, x, family=sm.families.Binomial()).fit()
+    import warnings
+
+    with warnings.catch_warnings():  # separation shows in the effective sample size instead
+        warnings.simplefilter("ignore")
+        model = sm.GLM(followed, x, family=sm.families.Binomial()).fit()
     propensity = np.clip(model.predict(x), MIN_PROPENSITY, 1.0)
     seen = followed == 1
     weights = 1 / propensity[seen]

@@ -121,28 +121,49 @@ class Source:
 
 
 def read_arrow(url: str, sql: str) -> pa.Table:
-    """Run one query and return its rows as an Arrow table (ADBC for SQLite and PostgreSQL)."""
+    """Run one query and return its rows as an Arrow table.
+
+    PostgreSQL: ADBC (libpq, COPY in binary) straight into Arrow. SQLite: Python's own sqlite3
+    module, columns built from the fetched rows. ADBC's SQLite driver is not used on purpose:
+    it links its own copy of the SQLite library, and when that copy opens and closes a database
+    file, the POSIX locks of every other connection of the process on that file are released —
+    the app's connections then stop seeing writes made by other processes (seen here:
+    tests/outcomes/test_extract.py::test_extraction_does_not_blind_other_connections).
+    """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-        connection = adbc_sqlite.connect(parsed.database or ":memory:")
-    elif backend == "postgresql":
+        return _sqlite_arrow(parsed.database or ":memory:", sql)
+    if backend == "postgresql":
         import adbc_driver_postgresql.dbapi as adbc_postgres
 
         plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         connection = adbc_postgres.connect(plain)
-    else:
-        raise ValueError(f"unsupported database: {backend}")
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            table: pa.Table = cursor.fetch_arrow_table()
+            cursor.close()
+        finally:
+            connection.close()
+        return table
+    raise ValueError(f"unsupported database: {backend}")
+
+
+def _sqlite_arrow(path: str, sql: str) -> pa.Table:
+    import sqlite3
+
+    connection = sqlite3.connect(path)
     try:
-        cursor = connection.cursor()
-        cursor.execute(sql)
-        table: pa.Table = cursor.fetch_arrow_table()
-        cursor.close()
+        cursor = connection.execute(sql)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
     finally:
         connection.close()
-    return table
+    if not rows:
+        return pa.table({name: pa.array([], pa.null()) for name in names})
+    columns = list(zip(*rows, strict=True))
+    return pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)})
 
 
 def _course_sql(source: Source, filters: Filters) -> str:
@@ -183,30 +204,71 @@ def _course_sql(source: Source, filters: Filters) -> str:
     """
 
 
-def _assessment_sql(
+def _index_sql(filters: Filters) -> str:
+    """Each selected course's planned start and first injection (its day 0 when present)."""
+    return f"""
+    SELECT c.id AS course_id, c.start_date, s.first_injection
+    FROM treatment_courses c
+    JOIN patients p ON p.id = c.patient_id
+    JOIN conditions d ON d.id = c.condition_id
+    LEFT JOIN (
+        SELECT course_id, MIN(session_date) AS first_injection
+        FROM injection_sessions WHERE retired_at IS NULL GROUP BY course_id
+    ) s ON s.course_id = c.id
+    WHERE {filters.where()}
+    """
+
+
+def _assessment_sql(instruments: Sequence[str]) -> str:
+    """Scored assessments of the instruments, as stored: no join, no per-row date arithmetic —
+    reading rows out is the cost that matters (DESIGN §8), so the database only filters."""
+    return f"""
+    SELECT course_id, instrument, CAST(score AS REAL) AS score, assessed_on FROM assessments
+    WHERE retired_at IS NULL AND scorable AND score IS NOT NULL AND course_id IS NOT NULL
+      AND instrument IN ({_codes(instruments)})
+    """
+
+
+def _dates(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """SQLite gives dates as ISO text, PostgreSQL as dates: make them dates either way."""
+    return frame.with_columns(
+        pl.col(c).str.to_date("%Y-%m-%d", strict=False)
+        if frame.schema[c] == pl.Utf8
+        else pl.col(c).cast(pl.Date)
+        for c in columns
+    )
+
+
+def assessment_days(
     source: Source, instruments: Sequence[str], windows: Schedule, filters: Filters
-) -> str:
-    index = "COALESCE(s.index_date, c.start_date)"
-    day = source.days_between("a.assessed_on", index)
+) -> pl.DataFrame:
+    """(course_id, instrument, score, day) for the selected courses, day counted from day 0."""
+    index_rows = source.query(_index_sql(filters))
+    raw = source.query(_assessment_sql(instruments))
+    if raw.num_rows == 0 or index_rows.num_rows == 0:
+        return pl.DataFrame(schema=ASSESSMENT_SCHEMA)
+    index_frame = pl.from_arrow(index_rows)
+    assert isinstance(index_frame, pl.DataFrame)
+    index = _dates(index_frame, "start_date", "first_injection").select(
+        pl.col("course_id").cast(pl.Int64),
+        pl.coalesce("first_injection", "start_date").alias("day0"),
+    )
+    frame = pl.from_arrow(raw)
+    assert isinstance(frame, pl.DataFrame)
+    frame = _dates(frame, "assessed_on").with_columns(pl.col("course_id").cast(pl.Int64))
     lowest = min(t.start for t in windows.time_points)
     highest = max(t.end for t in windows.time_points)
-    return f"""
-    WITH s AS (
-        SELECT course_id, MIN(session_date) AS index_date
-        FROM injection_sessions WHERE retired_at IS NULL GROUP BY course_id
-    ), a2 AS (
-        SELECT a.course_id, a.instrument, CAST(a.score AS REAL) AS score,
-               CAST({day} AS INTEGER) AS day
-        FROM assessments a
-        JOIN treatment_courses c ON c.id = a.course_id
-        JOIN patients p ON p.id = c.patient_id
-        JOIN conditions d ON d.id = c.condition_id
-        LEFT JOIN s ON s.course_id = c.id
-        WHERE a.retired_at IS NULL AND a.scorable AND a.score IS NOT NULL
-          AND a.instrument IN ({_codes(instruments)}) AND {filters.where()}
+    return (
+        frame.join(index, on="course_id", how="inner")
+        .with_columns((pl.col("assessed_on") - pl.col("day0")).dt.total_days().alias("day"))
+        .filter(pl.col("day").is_between(lowest, highest))
+        .select(
+            pl.col("course_id"),
+            pl.col("instrument"),
+            pl.col("score").cast(pl.Float64),
+            pl.col("day").cast(pl.Int64),
+        )
     )
-    SELECT course_id, instrument, score, day FROM a2 WHERE day BETWEEN {lowest} AND {highest}
-    """
 
 
 def pick_time_points(assessments: pl.DataFrame, windows: Schedule) -> pl.DataFrame:
@@ -235,15 +297,23 @@ def course_table(
     windows: Schedule = DEFAULT,
     measures: Sequence[str] = tuple(MEASURES),
     filters: Filters | None = None,
+    covariates: bool = True,
 ) -> pl.DataFrame:
     """The course table of ``prolo.outcomes.table``: a course per row with covariates and, for
-    each measure and time point, the score (null when none was in the window)."""
+    each measure and time point, the score (null when none was in the window).
+
+    ``covariates=False`` reads only the assessments and day 0 of each course (enough for the
+    estimands without models; courses with no assessment in any window are then absent, and
+    they are not evaluable anyway)."""
     source = Source(url)
     filters = filters or Filters()
-    courses = source.frame(_course_sql(source, filters), COURSE_SCHEMA)
     instruments = [MEASURES[m] for m in measures]
-    raw = source.frame(_assessment_sql(source, instruments, windows, filters), ASSESSMENT_SCHEMA)
+    raw = assessment_days(source, instruments, windows, filters)
     picked = pick_time_points(raw, windows)
+    if covariates:
+        courses = source.frame(_course_sql(source, filters), COURSE_SCHEMA)
+    else:
+        courses = raw.select("course_id").unique().sort("course_id")
     by_instrument = {code: name for name, code in MEASURES.items()}
     wide = picked.with_columns(
         (
@@ -259,7 +329,8 @@ def course_table(
     table = courses.join(wide, on="course_id", how="left")
     wanted = [f"{m}_{tp}" for m in measures for tp in windows.names()]
     missing = [pl.lit(None, dtype=pl.Float64).alias(c) for c in wanted if c not in table.columns]
-    return _finish(table.with_columns(missing), picked)
+    table = table.with_columns(missing)
+    return _finish(table, picked) if covariates else table
 
 
 def _finish(table: pl.DataFrame, picked: pl.DataFrame) -> pl.DataFrame:

@@ -89,11 +89,17 @@ class FactorModel:
 
 
 def _fit(y: Array, x: pd.DataFrame, groups: Array) -> Any:
+    import warnings
+
     import statsmodels.api as sm
 
-    return sm.GLM(y, sm.add_constant(x, has_constant="add"), family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": groups}
-    )
+    # Small registries can separate perfectly on a rare covariate; the intervals then show it
+    # (they become very wide), so the library's console warnings add nothing for a reader.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.GLM(y, sm.add_constant(x, has_constant="add"), family=sm.families.Binomial()).fit(
+            cov_type="cluster", cov_kwds={"groups": groups}
+        )
 
 
 def key_factors(
