@@ -93,3 +93,26 @@ def test_ids_already_taken_and_broken_references_are_rejected(fresh_url: str) ->
         (r.field, r.reason) for r in result.rejected if r.row == 1
     }
     assert counts(fresh_url) == before
+
+
+def test_eligibility_warnings_equal_the_apis(fresh_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from prolo.registry import rules
+    from prolo.registry.models import TreatmentCourse
+
+    importer = Importer(fresh_url)
+    for tables in small_registry(400):
+        assert importer.import_batch(tables).ok
+    with Session(engine_for(fresh_url)) as session:
+        courses = session.scalars(select(TreatmentCourse)).all()
+        warned = 0
+        for course in courses:
+            values = {
+                "patient_id": course.patient_id,
+                "condition_id": course.condition_id,
+                "start_date": course.start_date,
+            }
+            assert course.eligibility_warnings == rules.eligibility_warnings(session, values)
+            warned += bool(course.eligibility_warnings)
+    assert 0 < warned < len(courses)
