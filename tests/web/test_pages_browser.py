@@ -25,8 +25,8 @@ def test_login_and_dashboard_on_a_phone(live_server: str, chromium: Any, tmp_pat
     page.get_by_label("Password").fill(LIVE_ADMIN_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server}/app")
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
-    assert page.get_by_role("cell", name="Patients").is_visible()
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.get_by_role("cell", name="Patients").wait_for()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, "the page scrolls sideways on a phone"
     page.screenshot(path=str(tmp_path / "dashboard.png"))

@@ -44,7 +44,7 @@ def test_patient_answers_on_a_phone(chromium: Any, link: str) -> None:
     assert unlabelled == 0
     page.locator("input[name=NRS__0][value='4']").check()
     page.get_by_role("button", name="Save and finish later").click()
-    assert page.get_by_text("Your answers are saved").is_visible()
+    page.get_by_text("Your answers are saved").wait_for()
     page.goto(link)
     assert page.locator("input[name=NRS__0][value='4']").is_checked()
     # Keyboard only: focus the first answer and move along the scale with the arrow key.
@@ -52,8 +52,8 @@ def test_patient_answers_on_a_phone(chromium: Any, link: str) -> None:
     page.keyboard.press("ArrowRight")
     assert page.locator("input[name=NRS_LEG__0][value='1']").is_checked()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    page.get_by_role("heading", name="Thank you").wait_for()
     page.goto(link)
-    assert page.get_by_role("heading", name="Already answered").is_visible()
+    page.get_by_role("heading", name="Already answered").wait_for()
     assert violations == []
     context.close()

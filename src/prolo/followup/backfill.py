@@ -8,55 +8,69 @@ as answered when the course has an assessment inside its window.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, func, select, text
 
 from prolo.followup.models import DueQuestionnaire
 from prolo.followup.schedule import Schedule
 from prolo.followup.service import instruments_for
+from prolo.interop import writer
+
+
+def due_frame(courses: pd.DataFrame, assessments: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
+    """Rows of ``due_questionnaires`` for ``courses`` (course_id, index_date, region) given
+    their assessments (course_id, assessed_on): one vectorised pass per time point."""
+    index = pd.to_datetime(courses["index_date"]).to_numpy()
+    regions = courses["region"].astype(str).to_numpy()
+    frames = []
+    for point in schedule.time_points:
+        window = pd.DataFrame(
+            {
+                "course_id": courses["course_id"].to_numpy(),
+                "time_point": point.name,
+                "due_on": index + np.timedelta64(point.target, "D"),
+                "window_opens": index + np.timedelta64(point.start, "D"),
+                "window_closes": index + np.timedelta64(point.end, "D"),
+            }
+        )
+        inside = assessments.merge(
+            window[["course_id", "window_opens", "window_closes"]], on="course_id"
+        )
+        inside = inside[
+            inside["assessed_on"].between(inside["window_opens"], inside["window_closes"])
+        ]
+        answered = window["course_id"].map(inside.groupby("course_id")["assessed_on"].min())
+        by_region = {r: json.dumps(instruments_for(schedule, point.name, r)) for r in set(regions)}
+        window["instruments"] = [by_region[r] for r in regions]
+        window["status"] = np.where(answered.isna(), "due", "answered")
+        window["answered_at"] = pd.to_datetime(answered).dt.tz_localize(dt.UTC)
+        frames.append(window)
+    return pd.concat(frames, ignore_index=True)
 
 
 def due_rows(
     courses: pd.DataFrame, assessments: pd.DataFrame, schedule: Schedule, created_at: dt.datetime
 ) -> list[dict[str, Any]]:
-    """Rows of ``due_questionnaires`` for ``courses`` (course_id, index_date, region) given
-    their assessments (course_id, assessed_on). Vectorised per time point."""
-    rows: list[dict[str, Any]] = []
-    index = pd.to_datetime(courses["index_date"]).to_numpy()
-    for point in schedule.time_points:
-        opens = index + np.timedelta64(point.start, "D")
-        closes = index + np.timedelta64(point.end, "D")
-        window = pd.DataFrame(
-            {"course_id": courses["course_id"].to_numpy(), "opens": opens, "closes": closes}
-        )
-        inside = assessments.merge(window, on="course_id")
-        inside = inside[
-            (inside["assessed_on"] >= inside["opens"]) & (inside["assessed_on"] <= inside["closes"])
-        ]
-        first = inside.groupby("course_id")["assessed_on"].min()
-        answered = window["course_id"].map(first)
-        due_on = index + np.timedelta64(point.target, "D")
-        for n, course_id in enumerate(window["course_id"].to_numpy()):
-            when = answered.iloc[n]
-            rows.append(
-                {
-                    "course_id": int(course_id),
-                    "time_point": point.name,
-                    "due_on": pd.Timestamp(due_on[n]).date(),
-                    "window_opens": pd.Timestamp(opens[n]).date(),
-                    "window_closes": pd.Timestamp(closes[n]).date(),
-                    "instruments": instruments_for(schedule, point.name, courses["region"].iloc[n]),
-                    "status": "due" if pd.isna(when) else "answered",
-                    "answered_at": None
-                    if pd.isna(when)
-                    else pd.Timestamp(when).to_pydatetime().replace(tzinfo=dt.UTC),
-                    "created_at": created_at,
-                }
-            )
-    return rows
+    """The same rows as dictionaries (instruments as lists, dates as dates)."""
+    frame = due_frame(courses, assessments, schedule)
+    return [
+        {
+            **row,  # type: ignore[dict-item]
+            "due_on": row["due_on"].date(),
+            "window_opens": row["window_opens"].date(),
+            "window_closes": row["window_closes"].date(),
+            "instruments": json.loads(row["instruments"]),
+            "answered_at": None
+            if pd.isna(row["answered_at"])
+            else row["answered_at"].to_pydatetime(),
+            "created_at": created_at,
+        }
+        for row in frame.to_dict("records")
+    ]
 
 
 def create_for_imported(
@@ -94,6 +108,10 @@ def create_for_imported(
         columns=["course_id", "assessed_on"],
     )
     assessments["assessed_on"] = pd.to_datetime(assessments["assessed_on"])
-    rows = due_rows(courses, assessments, schedule, dt.datetime.now(dt.UTC))
-    connection.execute(insert(DueQuestionnaire), rows)
-    return len(rows)
+    frame = due_frame(courses, assessments, schedule)
+    first = int(connection.scalar(select(func.max(DueQuestionnaire.id))) or 0) + 1
+    frame.insert(0, "id", np.arange(first, first + len(frame), dtype=np.int64))
+    table = DueQuestionnaire.__table__
+    writer.write(connection, table, frame, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    writer.bump_sequence(connection, table)  # type: ignore[arg-type]
+    return len(frame)

@@ -95,7 +95,9 @@ def _executemany(connection: Connection, table: Table, frame: dict[str, pd.Serie
 def _copy(connection: Connection, table: Table, columns: dict[str, pd.Series]) -> None:
     frame = pd.DataFrame(columns)
     stamp = frame["created_at"].iloc[0].isoformat()
-    frame = frame.assign(created_at=stamp, updated_at=stamp)
+    frame = frame.assign(
+        **{name: stamp for name in ("created_at", "updated_at") if name in frame.columns}
+    )
     for name in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[name]):
             frame[name] = frame[name].dt.strftime("%Y-%m-%d")
