@@ -16,7 +16,20 @@ SOURCES = ("clinic", "patient_link", "import")
 
 class Assessment(Record):
     __tablename__ = "assessments"
-    __table_args__ = (Index("ix_assessments_course_instrument", "course_id", "instrument"),)
+    __table_args__ = (
+        Index("ix_assessments_course_instrument", "course_id", "instrument"),
+        # Covers the outcome extraction's read (instrument → course, date, score) without
+        # touching the table: the read of a million courses is the cost that matters.
+        Index(
+            "ix_assessments_extract",
+            "instrument",
+            "scorable",
+            "retired_at",
+            "course_id",
+            "assessed_on",
+            "score",
+        ),
+    )
 
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_courses.id"))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -157,6 +158,9 @@ class TreatmentCourse(Record):
 
 class InjectionSession(Record):
     __tablename__ = "injection_sessions"
+    __table_args__ = (
+        Index("ix_injection_sessions_first", "course_id", "retired_at", "session_date"),
+    )
 
     course_id: Mapped[int] = mapped_column(ForeignKey("treatment_courses.id"), index=True)
     practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), index=True)
