@@ -170,3 +170,19 @@ def test_extraction_does_not_blind_other_connections(tmp_path: object) -> None:
     write_elsewhere(2)
     write_elsewhere(3)
     assert count() == 3
+
+
+@pytest.mark.parametrize("fresh_database_url", ["sqlite"], indirect=True)
+def test_large_files_are_read_in_a_child_process_with_the_same_result(
+    registry: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite files past a size are read by ADBC in a child process: same table either way."""
+    from prolo.outcomes import extract
+
+    url = str(registry["url"])
+    in_process = course_table(url, windows=WINDOWS, measures=["nrs_back"]).sort("course_id")
+    monkeypatch.setattr(extract, "ADBC_SQLITE_FROM_BYTES", 0)
+    in_child = course_table(url, windows=WINDOWS, measures=["nrs_back"]).sort("course_id")
+    assert in_child.select(sorted(in_child.columns)).equals(
+        in_process.select(sorted(in_process.columns))
+    )
