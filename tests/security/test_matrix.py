@@ -154,6 +154,11 @@ ROLE_ENDPOINTS = [
         "/evidence/trials",
         {"admin": 200, "clinician": 200, "coordinator": 200, "researcher": 200},
     ),
+    (
+        "GET",
+        "/research/courses",
+        {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 200},
+    ),
     ("GET", "/users", {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403}),
     ("GET", "/tokens", {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403}),
     ("GET", "/audit", {"admin": 200, "clinician": 403, "coordinator": 403, "researcher": 403}),

@@ -1,0 +1,32 @@
+"""De-identified record-level data for researchers (Safe Harbor), as JSON or CSV."""
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from prolo.security.policy import Forbidden
+from prolo.web.deps import ActorDep
+
+router = APIRouter(prefix="/research", tags=["research"])
+
+
+@router.get("/courses", summary="De-identified course table (Safe Harbor): a course per row")
+def deidentified_courses(
+    request: Request, actor: ActorDep, format: Literal["json", "csv"] = "json"
+) -> Any:
+    if actor.role not in ("researcher", "admin"):
+        raise Forbidden(f"the {actor.role} role uses the identified records instead")
+    from prolo.interop.deidentify import deidentify
+    from prolo.outcomes.extract import course_table
+
+    url = request.app.state.engine.url.render_as_string(hide_password=False)
+    table = deidentify(course_table(url).to_pandas())
+    if format == "csv":
+        return Response(table.to_csv(index=False), media_type="text/csv")
+    return {
+        "definition": "Safe Harbor de-identified course table; days count from each "
+        "course's first injection; ages over 89 shown as 90",
+        "rows": len(table),
+        "records": table.to_dict("records"),
+    }
