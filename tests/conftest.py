@@ -91,7 +91,9 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture(scope="session")
-def engine(database_url: str) -> Iterator[Engine]:
+def engine(database_url: str, identities: Identities) -> Iterator[Engine]:
+    """The shared database's engine; the users and sites of ``identities`` always exist first,
+    whichever test a worker happens to run first."""
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
