@@ -90,11 +90,18 @@ def serve(
 
     settings = get_settings()
     url = database_url(database)
+    log_config = {**uvicorn.config.LOGGING_CONFIG}
+    # Who did what, one line per authenticated request (docs/serving.md).
+    log_config["loggers"] = {
+        **log_config["loggers"],
+        "prolo.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
+    }
     uvicorn.run(
         create_app(url),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        log_config=log_config,
     )
 
 

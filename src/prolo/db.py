@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +13,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Execution option that makes SQLite begin a transaction with BEGIN IMMEDIATE: the write lock is
+# taken at the start, so a writer waits (busy_timeout) for the one before it. A deferred
+# transaction that reads first and writes later cannot wait: once another writer committed in
+# between, SQLite refuses the upgrade at once with "database is locked".
+IMMEDIATE = "prolo_sqlite_immediate"
 
 # Named constraints let Alembic's batch mode rebuild SQLite tables and drop constraints by name.
 NAMING_CONVENTION = {
@@ -32,32 +37,70 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the pysqlite driver, decide when transactions begin; otherwise
-    # SAVEPOINTs (nested transactions, all-or-nothing batches) silently commit.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the pysqlite driver, decide when transactions begin; otherwise
+        # SAVEPOINTs (nested transactions, all-or-nothing batches) silently commit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+
+    return on_connect
+
+
+def _in_memory(url: str) -> bool:
+    return is_sqlite(url) and make_url(url).database in (None, "", ":memory:")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; on SQLite turn on WAL, foreign keys and a busy timeout."""
+    """Create an engine; on SQLite turn on WAL, foreign keys and a busy timeout.
+
+    The pool holds ``PROLO_DB_POOL_SIZE`` connections and never overflows; a caller that
+    waits longer than ``PROLO_QUEUE_TIMEOUT`` for one gets ``sqlalchemy.exc.TimeoutError``
+    (the web app answers 503), and a SQLite writer waits as long for the write lock.
+    """
+    from prolo.settings import get_settings
+
+    settings = get_settings()
     url = normalise_url(url)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"check_same_thread": False})
+    if not _in_memory(url):
+        kwargs.setdefault("pool_size", settings.db_pool_size)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", settings.queue_timeout)
     engine = create_engine(url, **kwargs)
     if is_sqlite(url):
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(int(settings.queue_timeout * 1000)))
         event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions take SQLite's write lock when they begin;
+    on PostgreSQL the option changes nothing (row locks are taken when rows are written)."""
+    return engine.execution_options(**{IMMEDIATE: True})
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's next transaction as a writer (``BEGIN IMMEDIATE`` on SQLite).
+
+    Call it with no transaction open; a session bound to a connection (tests joining an
+    outer transaction) or to PostgreSQL is left as it is.
+    """
+    bind = session.get_bind()
+    if session.in_transaction() or not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return
+    session.connection(execution_options={IMMEDIATE: True})
 
 
 def normalise_url(url: str) -> str:

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
         default=[3, 7],
         description="Days after an invitation for reminders (JSON list); never once answered.",
     )
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Database connections per server process; as many requests are served at "
+        "once (and as many worker threads plus 8 run them), the rest wait in line.",
+    )
+    queue_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request waits for its turn, a database connection or SQLite's "
+        "write lock before it is answered 503 with Retry-After.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 

@@ -73,7 +73,9 @@ def test_token_expiry(anonymous: TestClient, db: Session) -> None:
     assert response.json()["title"] == "Not authenticated: the token has expired"
 
 
-def test_token_revocation_and_use_is_recorded(anonymous: TestClient, db: Session) -> None:
+def test_token_revocation_and_use_is_recorded_once_a_minute(
+    anonymous: TestClient, db: Session
+) -> None:
     issued = _issue(db)
     bearer = {"Authorization": f"Bearer {issued.secret}"}
     assert anonymous.get("/patients", headers=bearer).status_code == 200
@@ -84,6 +86,31 @@ def test_token_revocation_and_use_is_recorded(anonymous: TestClient, db: Session
         select(AuditEntry).where(AuditEntry.action == "token_use", AuditEntry.entity_id == token.id)
     ).all()
     assert len(uses) == 1 and uses[0].actor == "clinician"
+    assert uses[0].after == {"first_request": "GET /patients", "window_seconds": 60}
+    db.refresh(token)
+    first_use = token.last_used_at
+    # Within a minute a further use is not written again: reading stays a read.
+    assert anonymous.get("/auth/me", headers=bearer).status_code == 200
+    db.refresh(token)
+    assert token.last_used_at == first_use
+    assert (
+        len(
+            db.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "token_use", AuditEntry.entity_id == token.id
+                )
+            ).all()
+        )
+        == 1
+    )
+    # A minute later the next use is written down, with its own audit row.
+    token.last_used_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=61)
+    db.flush()
+    assert anonymous.get("/auth/me", headers=bearer).status_code == 200
+    later = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "token_use", AuditEntry.entity_id == token.id)
+    ).all()
+    assert len(later) == 2 and later[-1].after["first_request"] == "GET /auth/me"
     service.revoke_token(db, token_id=token.id, actor=system())
     refused = anonymous.get("/patients", headers=bearer)
     assert refused.json()["title"] == "Not authenticated: the token was revoked"

@@ -12,7 +12,7 @@ from prolo.errors import DomainError
 from prolo.followup.answers import LinkProblem, OpenLink, open_link, save_draft, submit
 from prolo.followup.sending import TIME_POINT_WORDS
 from prolo.instruments.definitions import get
-from prolo.web.deps import SessionDep
+from prolo.web.deps import FormDep, SessionDep
 from prolo.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -81,12 +81,12 @@ def answers_from(form: FormData, link: OpenLink) -> dict[str, list[Any]]:
 
 
 @router.post("/q/{token}", response_class=HTMLResponse)
-async def answer(token: str, request: Request, db: SessionDep) -> Response:
+def answer(token: str, request: Request, db: SessionDep, form: FormDep) -> Response:
+    # The field names depend on the instruments due (CODE__n), hence the whole form.
     try:
         link = open_link(db, token)
     except LinkProblem as problem:
         return _problem(request, problem)
-    form = await request.form()
     answers = answers_from(form, link)
     if form.get("action") == "save":
         save_draft(db, link, answers)

@@ -101,29 +101,55 @@ def start_session(session: Session, user: User) -> StartedSession:
     return StartedSession(user, cookie, csrf)
 
 
+# A session's last activity is written at most once a minute, so that reading pages does not
+# turn every request into a write; the idle time-out is thereby at most a minute late.
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
 @dataclass(frozen=True)
 class ActiveSession:
     principal: Principal
     csrf_token: str
     web_session_id: int
+    touch_due: bool = False  # last activity not written within TOUCH_EVERY
 
 
-def resume_session(session: Session, cookie: str, *, idle_minutes: int) -> ActiveSession:
-    """The session behind a cookie, unless it ended, idled out or outlived its maximum."""
+class SessionEnded(Unauthenticated):
+    """The session is over; ``record_due`` when its end is not written down yet."""
+
+    def __init__(self, reason: str, *, record_due: bool) -> None:
+        super().__init__(reason)
+        self.record_due = record_due
+
+
+def resume_session(
+    session: Session, cookie: str, *, idle_minutes: int, record: bool = True
+) -> ActiveSession:
+    """The session behind a cookie, unless it ended, idled out or outlived its maximum.
+
+    With ``record`` the session's end, or its activity once a minute, is written (flushed);
+    without it nothing is written and the caller learns from ``touch_due`` and
+    ``SessionEnded.record_due`` whether a writing call is needed.
+    """
     web = session.scalars(select(WebSession).where(WebSession.token_hash == digest(cookie))).first()
     if web is None or web.ended_at is not None:
-        raise Unauthenticated("no active session; log in")
+        raise SessionEnded("no active session; log in", record_due=False)
     moment = now()
     idle = moment - aware(web.last_seen_at) > dt.timedelta(minutes=idle_minutes)
     too_old = moment - aware(web.created_at) > dt.timedelta(hours=MAX_SESSION_HOURS)
     user = session.get(User, web.user_id)
     if idle or too_old or user is None or not user.active:
-        web.ended_at = moment
+        if record:
+            web.ended_at = moment
+            session.flush()
+        raise SessionEnded("the session timed out; log in again", record_due=not record)
+    touch_due = moment - aware(web.last_seen_at) >= TOUCH_EVERY
+    if record and touch_due:
+        web.last_seen_at = moment
         session.flush()
-        raise Unauthenticated("the session timed out; log in again")
-    web.last_seen_at = moment
-    session.flush()
-    return ActiveSession(principal_for(session, user, "admin"), web.csrf_token, web.id)
+        touch_due = False
+    principal = principal_for(session, user, "admin")
+    return ActiveSession(principal, web.csrf_token, web.id, touch_due)
 
 
 def end_session(session: Session, cookie: str) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from prolo.errors import Conflict, DomainError, FieldError, NotFound, invalid
@@ -250,8 +250,22 @@ def list_tokens(session: Session, *, actor: Principal) -> list[tuple[ApiToken, s
     return [(token, username) for token, username in rows]
 
 
-def authenticate_token(session: Session, secret: str) -> Principal:
-    """The principal behind a bearer token; records its use in the token and the audit trail."""
+# A token's use is written down at most once per window: a read must not become a write.
+USE_WINDOW = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    principal: Principal
+    token_id: int
+    use_due: bool  # no use recorded within the last USE_WINDOW
+
+
+def authenticate_token(session: Session, secret: str) -> TokenCheck:
+    """The principal behind a bearer token, and whether its use is due to be recorded.
+
+    Reads only; a refused token raises ``Unauthenticated``.
+    """
     token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(secret))).first()
     if token is None:
         raise Unauthenticated("unknown token")
@@ -262,8 +276,31 @@ def authenticate_token(session: Session, secret: str) -> Principal:
         raise Unauthenticated("the token has expired")
     if user is None or not user.active:
         raise Unauthenticated("the token's user is disabled")
-    token.last_used_at = now()
-    audit.write(
-        session, actor=user.username, action="token_use", entity="api_token", entity_id=token.id
+    last = token.last_used_at
+    due = last is None or now() - aware(last) >= USE_WINDOW
+    return TokenCheck(principal_for(session, user, token.scope), token.id, due)
+
+
+def record_token_use(session: Session, check: TokenCheck, *, method: str, path: str) -> bool:
+    """Write down the first use of a token in each window: its last use, and one ``token_use``
+    audit row naming the user and the request. Concurrent requests race on a conditional
+    update, so exactly one of them writes the row. Returns whether this call wrote it."""
+    moment = now()
+    stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= moment - USE_WINDOW)
+    claimed = session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == check.token_id, stale)
+        .values(last_used_at=moment)
+        .execution_options(synchronize_session="fetch")
     )
-    return principal_for(session, user, token.scope)
+    if not getattr(claimed, "rowcount", 0):
+        return False
+    audit.write(
+        session,
+        actor=check.principal.username,
+        action="token_use",
+        entity="api_token",
+        entity_id=check.token_id,
+        after={"first_request": f"{method} {path}", "window_seconds": 60},
+    )
+    return True

@@ -11,8 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from prolo import __version__
-from prolo.db import engine_for, session_factory
-from prolo.web import docs, headers, pages, problems
+from prolo.db import engine_for, session_factory, writer
+from prolo.web import capacity, docs, headers, pages, problems
 from prolo.web.deps import SessionDep, get_principal
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,18 +22,23 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.registry.api import routers
     from prolo.settings import get_settings
 
-    url = database_url or get_settings().database_url
+    settings = get_settings()
+    url = database_url or settings.database_url
     app = FastAPI(
         title="Prolo Outcomes",
         version=__version__,
         description="The prolotherapy registry, its follow-up and its honest statistics.",
         docs_url=None,
         redoc_url=None,
+        lifespan=capacity.worker_threads,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.engine = engine_for(url)
     app.state.session_factory = session_factory(app.state.engine)
+    app.state.writer_factory = session_factory(writer(app.state.engine))
+    app.state.slots = settings.db_pool_size
     problems.install(app)
+    capacity.install(app, slots=settings.db_pool_size, wait=settings.queue_timeout)
     headers.install(app)
 
     @app.get("/health", tags=["health"], summary="Answers 200 when the database answers")

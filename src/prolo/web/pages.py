@@ -19,17 +19,10 @@ from prolo.security import login
 from prolo.security.principal import Principal
 from prolo.security.service import Unauthenticated
 from prolo.settings import get_settings
-from prolo.web.deps import SESSION_COOKIE, SessionDep, get_principal
+from prolo.web.deps import SESSION_COOKIE, OptionalUser, SessionDep
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
-
-
-async def _signed_in(request: Request, db: SessionDep) -> Principal | None:
-    try:
-        return await get_principal(request, db)
-    except Unauthenticated:
-        return None
 
 
 def _render(request: Request, name: str, principal: Principal | None, **context: Any) -> Response:
@@ -83,8 +76,8 @@ def login_submit(
 
 
 @router.post("/logout")
-async def logout(request: Request, db: SessionDep) -> Response:
-    principal = await _signed_in(request, db)  # checks the CSRF token of the form
+def logout(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
+    # OptionalUser has checked the CSRF token of the form
     if principal is not None:
         login.end_session(db, request.cookies[SESSION_COOKIE])
         db.commit()
@@ -94,8 +87,7 @@ async def logout(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/app", response_class=HTMLResponse)
-async def dashboard(request: Request, db: SessionDep) -> Response:
-    principal = await _signed_in(request, db)
+def dashboard(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
     if principal is None:
         return _to_login()
     counts = []
@@ -120,8 +112,7 @@ async def dashboard(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/app/patients", response_class=HTMLResponse)
-async def patients(request: Request, db: SessionDep) -> Response:
-    principal = await _signed_in(request, db)
+def patients(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
     if principal is None:
         return _to_login()
     page = service.list_records(
@@ -131,8 +122,7 @@ async def patients(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/app/patients/{patient_id}", response_class=HTMLResponse)
-async def patient(request: Request, patient_id: int, db: SessionDep) -> Response:
-    principal = await _signed_in(request, db)
+def patient(request: Request, patient_id: int, db: SessionDep, principal: OptionalUser) -> Response:
     if principal is None:
         return _to_login()
     try:
@@ -157,8 +147,7 @@ async def patient(request: Request, patient_id: int, db: SessionDep) -> Response
 
 
 @router.get("/app/evidence", response_class=HTMLResponse)
-async def evidence(request: Request, db: SessionDep) -> Response:
-    principal = await _signed_in(request, db)
+def evidence(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
     if principal is None:
         return _to_login()
     from prolo.evidence.trials import bundled_trials
