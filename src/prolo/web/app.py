@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from prolo import __version__
 from prolo.db import engine_for, session_factory, writer
-from prolo.web import capacity, docs, headers, pages, problems
+from prolo.web import capacity, docs, headers, pages, problems, render
 from prolo.web.deps import SessionDep, get_principal
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -40,6 +40,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     problems.install(app)
     capacity.install(app, slots=settings.db_pool_size, wait=settings.queue_timeout)
     headers.install(app)
+    render.install(app)
 
     @app.get("/health", tags=["health"], summary="Answers 200 when the database answers")
     def health(db: SessionDep) -> Any:

@@ -4,12 +4,10 @@ Each page shows what a JSON endpoint of the API also returns; pages use the brow
 (cookie + CSRF token on every form), never bearer tokens.
 """
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from prolo.errors import DomainError
@@ -20,17 +18,15 @@ from prolo.security.principal import Principal
 from prolo.security.service import Unauthenticated
 from prolo.settings import get_settings
 from prolo.web.deps import SESSION_COOKIE, OptionalUser, SessionDep
+from prolo.web.render import render, templates
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+__all__ = ["router", "templates"]
+
 router = APIRouter(include_in_schema=False)
 
 
 def _render(request: Request, name: str, principal: Principal | None, **context: Any) -> Response:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"user": principal, "csrf_token": getattr(request.state, "csrf_token", ""), **context},
-    )
+    return render(request, name, principal, **context)
 
 
 def _to_login() -> RedirectResponse:
