@@ -175,6 +175,21 @@ def analyse(
     )
 
 
+def nothing_to_adjust(d: Definition) -> Sensitivity:
+    """The entry of a definition with no missing follow-up to shift (or too little data)."""
+    scale, _ = default_grid(d)
+    return Sensitivity(
+        d.name,
+        scale,
+        [],
+        {
+            "delta": None,
+            "text": "No sensitivity analysis: no missing follow-up to adjust, or fewer than 10 "
+            "followed courses to impute from.",
+        },
+    )
+
+
 def _interpolate(rows: list[dict[str, float | None]], delta: float) -> dict[str, float]:
     deltas = [float(r["delta"]) for r in rows]  # type: ignore[arg-type]
     return {
