@@ -49,8 +49,10 @@ def sensitivity(analysis: Any, band: tuple[float, float]) -> Figure:
     tip = analysis.tipping_point.get("delta")
     if tip is not None:
         axis.axvline(tip, color="#cc0000", lw=1.2, ls="--", label=f"tipping point δ = {tip:.2g}")
+    from prolo.outcomes.sensitivity import SCALE_NAMES
+
     unit = (
-        f"points on the {analysis.measure} score"
+        f"points on the {SCALE_NAMES.get(analysis.measure, analysis.measure)}"
         if analysis.scale == "score"
         else "log-odds of success"
     )
