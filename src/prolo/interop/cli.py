@@ -1,15 +1,40 @@
-"""``prolo import``: real data through the bulk import path (see docs/import.md)."""
+"""``prolo import`` and ``prolo export``: real data through the bulk import path (see
+docs/import.md) and exchange with REDCap, FHIR, OMOP and analysis files (docs/exchange.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from prolo.cli_common import DatabaseOption, database_url, fail
 
 MAX_SHOWN = 50
+
+
+class FilesByDefault(TyperGroup):
+    """``prolo import PATHS…`` (files in the registry's own layout) still works beside the
+    subcommands: anything that is not a subcommand's name goes to ``prolo import files``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["files", *args]
+        parsed: list[str] = super().parse_args(ctx, args)
+        return parsed
+
+
+import_app = typer.Typer(
+    cls=FilesByDefault,
+    help="Import data: files in the registry's layout (the default), a REDCap project, a FHIR "
+    "Bundle.",
+    no_args_is_help=True,
+)
+export_app = typer.Typer(
+    help="Export the registry: tidy analysis files, a FHIR Bundle, OMOP CDM tables.",
+    no_args_is_help=True,
+)
 
 
 def announce_admin(password: str | None) -> None:
@@ -78,4 +103,83 @@ def import_command(
         fail(
             f"{report.batches_rejected} batch(es) rejected, nothing of them written; "
             f"{report.batches_written} written"
+        )
+
+
+import_app.command("files")(import_command)
+
+
+def _identified_actor(url: str, token: str | None) -> Any:
+    """The administrator behind an admin-scope API token, or a clean failure."""
+    from prolo.db import engine_for, transaction
+    from prolo.security.service import Unauthenticated, authenticate_token
+
+    if not token:
+        fail("--identified needs an administrator's API token (--admin-token or PROLO_ADMIN_TOKEN)")
+    with transaction(engine_for(url)) as session:
+        try:
+            check = authenticate_token(session, token)
+        except Unauthenticated as error:
+            fail(f"--admin-token: {error}")
+    if check.principal.role != "admin" or check.principal.scope != "admin":
+        fail("--admin-token: identified output needs an administrator's token of scope admin")
+    return check.principal
+
+
+@export_app.command("analysis")
+def export_analysis(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    database: DatabaseOption = None,
+    format: Annotated[
+        str, typer.Option("--format", help="csv or parquet (dictionary.csv is always CSV).")
+    ] = "csv",
+    identified: Annotated[
+        bool,
+        typer.Option(
+            "--identified", help="Add database ids, record numbers and dates (admin token)."
+        ),
+    ] = False,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar="PROLO_ADMIN_TOKEN",
+            help="An administrator's API token of scope admin (for --identified).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Tidy analysis files: assessments (long), courses (wide) and dictionary.csv; patients by
+    study id, days from the first injection."""
+    if format not in ("csv", "parquet"):
+        fail(f"--format: {format!r} is not one of csv, parquet")
+    from prolo.db import engine_for, transaction
+    from prolo.interop import analysis
+    from prolo.interop.deidentify import study_key
+    from prolo.security import audit
+    from prolo.settings import get_settings
+
+    url = database_url(database)
+    actor = _identified_actor(url, admin_token) if identified else None
+    key, configured = study_key(get_settings().study_id_key)
+    report = analysis.export(url, out, format, key=key, identified=identified)  # type: ignore[arg-type]
+    if actor is not None:
+        with transaction(engine_for(url)) as session:
+            audit.write(
+                session,
+                actor=actor.username,
+                action="export",
+                entity="registry",
+                entity_id=None,
+                after={"kind": "analysis", "identified": True, "courses": report.courses},
+                reason="identified analysis export",
+            )
+    for path in report.files:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"{report.courses} courses, {report.assessment_rows} item answers")
+    if not configured:
+        typer.echo(
+            "note: PROLO_STUDY_ID_KEY is not set: study ids were made with a random key and "
+            "link to no other export",
+            err=True,
         )
