@@ -183,3 +183,52 @@ def export_analysis(
             "link to no other export",
             err=True,
         )
+
+
+@import_app.command("redcap")
+def import_redcap(
+    dictionary: Annotated[
+        Path, typer.Option("--dictionary", help="The project's data dictionary (CSV export).")
+    ],
+    records: Annotated[
+        Path, typer.Option("--records", help="The records, CSV export with raw values.")
+    ],
+    mapping: Annotated[
+        Path, typer.Option("--mapping", help="YAML mapping of fields, events and codes.")
+    ],
+    database: DatabaseOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything; write nothing.")
+    ] = False,
+) -> None:
+    """Import a REDCap project; rejected rows are listed with record, event, field and reason.
+    Importing it again adds what is new and updates what changed (audited)."""
+    from prolo.errors import DomainError
+    from prolo.interop import redcap
+    from prolo.registry.setup import initialise
+
+    url = database_url(database)
+    try:
+        announce_admin(initialise(url).admin_password)
+        plan = redcap.load_mapping(mapping)
+        fields = redcap.load_dictionary(dictionary)
+        rows = redcap.read_records(records)
+        report = redcap.import_project(url, plan, fields, rows, dry_run=dry_run)
+    except (redcap.MappingError, DomainError) as error:
+        fail(str(error))
+    verb = "valid" if dry_run else "written"
+    typer.echo(f"{report.records} records read")
+    for table, count in report.created.items():
+        typer.echo(f"{table}: {count} new rows {verb}")
+    for table, count in report.updated.items():
+        typer.echo(f"{table}: {count} rows updated{' (dry run: not written)' if dry_run else ''}")
+    typer.echo(f"{report.unchanged} rows unchanged")
+    for problem in report.problems[:MAX_SHOWN]:
+        typer.echo(f"rejected: {problem}", err=True)
+    if len(report.problems) > MAX_SHOWN:
+        typer.echo(f"… and {len(report.problems) - MAX_SHOWN} more rejected rows", err=True)
+    if report.rejected_records:
+        fail(
+            f"{len(report.rejected_records)} record(s) rejected and not imported: "
+            f"{', '.join(report.rejected_records[:20])}"
+        )
