@@ -232,3 +232,56 @@ def import_redcap(
             f"{len(report.rejected_records)} record(s) rejected and not imported: "
             f"{', '.join(report.rejected_records[:20])}"
         )
+
+
+@export_app.command("fhir")
+def export_fhir(
+    out: Annotated[Path, typer.Option("--out", help="The Bundle's file (JSON).")],
+    database: DatabaseOption = None,
+) -> None:
+    """The registry as one FHIR R4 Bundle (type collection), every resource validated with
+    fhir.resources (R4B) and its codes checked against their value sets."""
+    from prolo.interop import fhir
+
+    try:
+        report = fhir.export_bundle(database_url(database), out)
+    except fhir.InvalidResource as error:
+        fail(f"a resource does not validate: {error}")
+    total = sum(report.resources.values())
+    counts = ", ".join(f"{k} {v}" for k, v in report.resources.items())
+    typer.echo(f"wrote {out}: {total} resources ({counts})")
+
+
+@import_app.command("fhir")
+def import_fhir(
+    bundle: Annotated[Path, typer.Argument(help="A FHIR R4 Bundle (JSON) as prolo exports.")],
+    database: DatabaseOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything; write nothing.")
+    ] = False,
+    batch_patients: Annotated[
+        int, typer.Option(help="Patients per all-or-nothing batch (one transaction each).")
+    ] = 5_000,
+) -> None:
+    """Read a FHIR Bundle back into the registry through the import rules (ids kept)."""
+    from prolo.errors import DomainError
+    from prolo.interop import fhir
+    from prolo.registry.setup import initialise
+
+    url = database_url(database)
+    if not bundle.is_file():
+        fail(f"{bundle}: no such file")
+    try:
+        announce_admin(initialise(url).admin_password)
+        report = fhir.import_bundle(url, bundle, dry_run=dry_run, batch_patients=batch_patients)
+    except (DomainError, ValueError) as error:
+        fail(str(error))
+    for table, count in report.written.items():
+        typer.echo(f"{table}: {count} rows {'valid' if dry_run else 'written'}")
+    for problem in report.problems[:MAX_SHOWN]:
+        typer.echo(f"rejected: {problem}", err=True)
+    if report.problems:
+        fail(
+            f"{len(report.problems)} problem(s); {report.batches_rejected} batch(es) rejected, "
+            "nothing of them written"
+        )
