@@ -285,3 +285,27 @@ def import_fhir(
             f"{len(report.problems)} problem(s); {report.batches_rejected} batch(es) rejected, "
             "nothing of them written"
         )
+
+
+@export_app.command("omop")
+def export_omop(
+    out: Annotated[Path, typer.Option("--out", help="Folder for one CSV per CDM table.")],
+    database: DatabaseOption = None,
+) -> None:
+    """OMOP CDM 5.4 tables as CSV (person, observation_period, visit_occurrence,
+    condition_occurrence, procedure_occurrence, drug_exposure, measurement, observation,
+    episode, episode_event, provider, care_site, source_to_concept_map)."""
+    from prolo.interop import omop
+    from prolo.interop.deidentify import study_key
+    from prolo.settings import get_settings
+
+    key, _ = study_key(get_settings().study_id_key)
+    report = omop.export(database_url(database), out, key=key)
+    for table, count in report.rows.items():
+        typer.echo(f"{table}.csv: {count} rows")
+    if report.persons_without_birth_year:
+        typer.echo(
+            f"note: {report.persons_without_birth_year} patient(s) without a birth date left out "
+            "(the CDM requires year_of_birth)",
+            err=True,
+        )
