@@ -129,3 +129,14 @@ def test_a_mapping_that_does_not_fit_the_dictionary_is_refused(tmp_path: Path) -
         error.value
     )
     assert "patients.sex: code '7' is not a choice of sex (1, 2, 3, 9)" in str(error.value)
+
+
+def test_the_old_form_of_prolo_import_still_works(fresh_url: str) -> None:
+    checked = runner.invoke(
+        app, ["import", "--check", str(EXAMPLE / "clinic" / "sites.csv"), "--database", fresh_url]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert "sites: 1 rows valid" in checked.output
+    listed = runner.invoke(app, ["import", "--help"]).output
+    for command in ("files", "redcap", "fhir"):
+        assert command in listed

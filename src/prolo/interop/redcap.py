@@ -535,6 +535,11 @@ def _link(
                 candidate.values["id"] = next(new_ids)
             if table in ("patients", "conditions", "treatment_courses"):
                 ids[(candidate.origin.record, table)] = candidate.values["id"]
+    practitioner = {  # a session without its own practitioner gets the course's
+        c.origin.record: c.values.get("practitioner_id")
+        for c in candidates
+        if c.table == "treatment_courses"
+    }
     for candidate in candidates:
         record = candidate.origin.record
         if candidate.table in ("conditions", "treatment_courses", "assessments"):
@@ -543,17 +548,10 @@ def _link(
             candidate.values["condition_id"] = ids.get((record, "conditions"))
         if candidate.table in ("injection_sessions", "assessments"):
             candidate.values["course_id"] = ids.get((record, "treatment_courses"))
-        if candidate.table == "injection_sessions" and not candidate.values.get("practitioner_id"):
-            course = next(
-                (
-                    c
-                    for c in candidates
-                    if c.table == "treatment_courses" and c.origin.record == record
-                ),
-                None,
-            )
-            if course is not None:
-                candidate.values["practitioner_id"] = course.values.get("practitioner_id")
+        if candidate.table == "injection_sessions" and not candidate.values.get(
+            "practitioner_id"
+        ):
+            candidate.values["practitioner_id"] = practitioner.get(record)
 
 
 def _frames(
