@@ -138,3 +138,16 @@ def test_identified_output_needs_an_admin_token(synthetic_registry: str, tmp_pat
             text("SELECT COUNT(*) FROM audit_log WHERE action = 'export'")
         ).scalar()
     assert logged == 1
+
+
+def test_both_databases_give_the_files(fresh_url: str, tmp_path: Path) -> None:
+    from prolo.synth.params import load
+    from prolo.synth.run import to_database
+
+    to_database(fresh_url, 15, 9, load())
+    report = analysis.export(fresh_url, tmp_path, "parquet", key=KEY)
+    long = pd.read_parquet(tmp_path / "assessments.parquet")
+    assert report.courses == 15
+    answers = [i if isinstance(i, list) else json.loads(i) for i in stored(fresh_url)["items"]]
+    assert len(long) == sum(len(a) for a in answers)
+    assert long["day"].notna().all() and long["study_id"].str.startswith("P").all()
