@@ -102,14 +102,17 @@ def x(name: str, kind: str, value: Any) -> dict[str, Any] | None:
     return {"url": ext(name), kind: value}
 
 
+EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
 def clean(value: Any) -> Any:
-    """Drop None, empty lists and empty objects: FHIR has no nulls."""
+    """Drop None, empty strings, lists and objects: FHIR has no nulls and no empty values."""
     if isinstance(value, dict):
         out = {k: clean(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and v != [] and v != {}}
+        return {k: v for k, v in out.items() if v not in EMPTY}
     if isinstance(value, list):
         items = [clean(v) for v in value]
-        return [v for v in items if v is not None and v != [] and v != {}]
+        return [v for v in items if v not in EMPTY]
     return value
 
 
