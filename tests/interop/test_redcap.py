@@ -140,3 +140,13 @@ def test_the_old_form_of_prolo_import_still_works(fresh_url: str) -> None:
     listed = runner.invoke(app, ["import", "--help"]).output
     for command in ("files", "redcap", "fhir"):
         assert command in listed
+
+
+def test_batches_of_records_give_the_same_result(clinic: str) -> None:
+    mapping = redcap.load_mapping(EXAMPLE / "mapping.yaml")
+    dictionary = redcap.load_dictionary(EXAMPLE / "data_dictionary.csv")
+    records = redcap.read_records(EXAMPLE / "records.csv")
+    report = redcap.import_project(clinic, mapping, dictionary, records, records_per_batch=2)
+    assert report.rejected_records == ["4", "5"]
+    assert report.created["patients"] == 4 and report.created["injection_sessions"] == 12
+    assert count(clinic, Patient) == 4

@@ -548,9 +548,7 @@ def _link(
             candidate.values["condition_id"] = ids.get((record, "conditions"))
         if candidate.table in ("injection_sessions", "assessments"):
             candidate.values["course_id"] = ids.get((record, "treatment_courses"))
-        if candidate.table == "injection_sessions" and not candidate.values.get(
-            "practitioner_id"
-        ):
+        if candidate.table == "injection_sessions" and not candidate.values.get("practitioner_id"):
             candidate.values["practitioner_id"] = practitioner.get(record)
 
 
@@ -584,17 +582,13 @@ def _problem_of(rejection: Rejection, origins: dict[str, list[Candidate]]) -> Pr
     )
 
 
-def _follows(rejection: Rejection, new: list[Candidate]) -> bool:
-    """The rejection only says that a row it refers to (a new row of this import) is absent."""
+def _follows(rejection: Rejection, fresh: set[tuple[str, int]]) -> bool:
+    """The rejection only says that a row it refers to (a new row of this batch) is absent."""
     if not rejection.field.endswith("_id") or not rejection.reason.startswith("no "):
         return False
     table = REFERENCED.get(rejection.field)
     tail = rejection.reason.rsplit(" ", 1)[-1]
-    return (
-        table is not None
-        and tail.isdigit()
-        and any(c.table == table and c.values.get("id") == int(tail) for c in new)
-    )
+    return table is not None and tail.isdigit() and (table, int(tail)) in fresh
 
 
 def _differences(session: Session, candidate: Candidate) -> tuple[Any, dict[str, Any]]:
@@ -703,6 +697,9 @@ def _update_problems(candidate: Candidate, error: Exception) -> list[Problem]:
     ]
 
 
+RECORDS_PER_BATCH = 5_000
+
+
 def import_project(
     url: str,
     mapping: RedcapMapping,
@@ -711,39 +708,65 @@ def import_project(
     *,
     dry_run: bool = False,
     importer: Importer | None = None,
+    records_per_batch: int = RECORDS_PER_BATCH,
 ) -> RedcapReport:
-    """Import (or, with ``dry_run``, only check) a REDCap project's records."""
+    """Import (or, with ``dry_run``, only check) a REDCap project's records, ``records_per_batch``
+    records at a time (memory stays bounded by a batch)."""
     from prolo.security.principal import system
 
     check_mapping(mapping, dictionary)
     importer = importer or Importer(url, actor=system(f"redcap:{mapping.project}"))
-    reader = Reader(mapping, dictionary, records.copy())
+    Reader(mapping, dictionary, records.head(0).copy())  # the columns it needs are there
     site_id = _site_id(importer, mapping.site)
-    candidates = reader.candidates()
+    keys = _known_keys(importer, system_name(mapping))
     report = RedcapReport(records=int(records[mapping.record_id].nunique()))
+    ids = pd.unique(records[mapping.record_id])
+    bad: set[str] = set()
+    for start in range(0, len(ids), records_per_batch):
+        chosen = set(ids[start : start + records_per_batch])
+        part = records[records[mapping.record_id].isin(chosen)].copy()
+        bad |= _import_batch(
+            importer, mapping, dictionary, part, site_id, keys, report, dry_run=dry_run
+        )
+    report.rejected_records = sorted(bad, key=_natural)
+    return report
+
+
+def _import_batch(
+    importer: Importer,
+    mapping: RedcapMapping,
+    dictionary: dict[str, DictionaryField],
+    records: pd.DataFrame,
+    site_id: int,
+    keys: dict[str, tuple[str, int]],
+    report: RedcapReport,
+    *,
+    dry_run: bool,
+) -> set[str]:
+    """One batch of records: checked, updated and written; returns the rejected records."""
+    reader = Reader(mapping, dictionary, records)
+    candidates = reader.candidates()
     report.problems.extend(reader.problems)
     for candidate in candidates:
         if candidate.table == "patients":
             candidate.values["site_id"] = site_id
-            candidate.values.setdefault("external_id", candidate.origin.record)
             if candidate.values.get("external_id") is None:
                 candidate.values["external_id"] = candidate.origin.record
     key_system = system_name(mapping)
-    keys = _known_keys(importer, key_system)
     _link(candidates, keys, importer)
-    bad = {p.record for p in report.problems}
+    bad = {p.record for p in reader.problems}
+    source = f"REDCap {mapping.project}"
 
     new = [c for c in candidates if c.existing_id is None and c.origin.record not in bad]
     frames, origins = _frames(new)
     if frames:
-        checked = importer.import_batch(
-            frames, sources=dict.fromkeys(frames, f"REDCap {mapping.project}"), dry_run=True
-        )
+        checked = importer.import_batch(frames, sources=dict.fromkeys(frames, source), dry_run=True)
+        fresh = {(c.table, c.values["id"]) for c in new}
         found = [(r, _problem_of(r, origins)) for r in checked.rejected]
-        first = {p.record for r, p in found if not _follows(r, new)}
+        first = {p.record for r, p in found if not _follows(r, fresh)}
         for rejection, problem in found:
             # A row referring to a rejected row of the same record is not reported again.
-            if problem.record in first and _follows(rejection, new):
+            if problem.record in first and _follows(rejection, fresh):
                 continue
             report.problems.append(problem)
             bad.add(problem.record)
@@ -768,16 +791,13 @@ def import_project(
             connection.execute(insert(ExternalKey), rows)
 
         result = importer.import_batch(
-            frames,
-            sources=dict.fromkeys(frames, f"REDCap {mapping.project}"),
-            dry_run=dry_run,
-            on_write=remember,
+            frames, sources=dict.fromkeys(frames, source), dry_run=dry_run, on_write=remember
         )
         for rejection in result.rejected:  # not expected: the same rows passed above
             report.problems.append(_problem_of(rejection, origins))
-        report.created = dict(result.written)
-    report.rejected_records = sorted(bad, key=_natural)
-    return report
+        for table, count in result.written.items():
+            report.created[table] = report.created.get(table, 0) + count
+    return bad
 
 
 def _natural(record: str) -> tuple[int, str]:
