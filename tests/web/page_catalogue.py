@@ -19,7 +19,11 @@ class CataloguedPage:
 PAGES: list[CataloguedPage] = [
     CataloguedPage("/login", None, "login"),
     CataloguedPage("/app", "admin", "home (admin)"),
-    CataloguedPage("/app/patients", "clinician", "patient list"),
+    CataloguedPage("/app", "clinician", "home (clinician)"),
+    CataloguedPage("/app/password", "clinician", "change password"),
+    CataloguedPage("/app/patients", "clinician", "patient list and search"),
+    CataloguedPage("/app/patients/new", "clinician", "new patient"),
     CataloguedPage("/app/patients/{patient_id}", "clinician", "patient chart"),
+    CataloguedPage("/app/records/patients/{patient_id}", "clinician", "patient record"),
     CataloguedPage("/app/evidence", "researcher", "evidence"),
 ]

@@ -1,0 +1,183 @@
+"""What the patient chart and the clinician's home page show, read through the service layer
+(site scoping included): the records of one patient on a timeline, the score trajectories,
+and the clinician's own patients, due follow-ups and outcome figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prolo.registry import service
+from prolo.registry.entities import ENTITIES
+from prolo.security.policy import visible
+from prolo.security.principal import Principal
+
+
+@dataclass
+class Event:
+    """One line of the timeline."""
+
+    on: dt.date | None
+    kind: str
+    summary: str
+    href: str
+    anchor: str
+
+
+@dataclass
+class CourseView:
+    course: Any
+    sessions: list[Any] = field(default_factory=list)
+    co_interventions: list[Any] = field(default_factory=list)
+    adverse_events: list[Any] = field(default_factory=list)
+    recurrences: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Chart:
+    conditions: list[Any]
+    prior_treatments: list[Any]
+    courses: list[CourseView]
+    work_statuses: list[Any]
+    objective_measures: list[Any]
+    assessments: list[Any]
+    timeline: list[Event]
+    warnings: list[tuple[int, str]]
+
+
+def _all(db: Session, name: str, actor: Principal, **filters: int) -> list[Any]:
+    return service.list_records(
+        db,
+        ENTITIES[name],
+        actor=actor,
+        filters={k: str(v) for k, v in filters.items()},
+        limit=service.MAX_PAGE,
+    ).items
+
+
+def assessments_of(db: Session, patient_id: int, actor: Principal) -> list[Any]:
+    from prolo.assessments.models import Assessment
+
+    return list(
+        db.scalars(
+            select(Assessment)
+            .where(
+                Assessment.patient_id == patient_id,
+                visible(actor, Assessment),
+                Assessment.retired_at.is_(None),
+            )
+            .order_by(Assessment.assessed_on, Assessment.id)
+        )
+    )
+
+
+def _href(name: str, record_id: int) -> str:
+    return f"/app/records/{ENTITIES[name].path}/{record_id}"
+
+
+def chart(db: Session, patient: Any, actor: Principal) -> Chart:
+    pid = patient.id
+    conditions = _all(db, "condition", actor, patient_id=pid)
+    priors = _all(db, "prior_treatment", actor, patient_id=pid)
+    courses = [
+        CourseView(
+            course,
+            sessions=sorted(
+                _all(db, "injection_session", actor, course_id=course.id),
+                key=lambda s: s.session_date,
+            ),
+            co_interventions=_all(db, "co_intervention", actor, course_id=course.id),
+            adverse_events=_all(db, "adverse_event", actor, course_id=course.id),
+            recurrences=_all(db, "recurrence", actor, course_id=course.id),
+        )
+        for course in _all(db, "treatment_course", actor, patient_id=pid)
+    ]
+    work = _all(db, "work_status", actor, patient_id=pid)
+    measures = _all(db, "objective_measure", actor, patient_id=pid)
+    assessments = assessments_of(db, pid, actor)
+    events: list[Event] = []
+
+    def add(on: dt.date | None, name: str, record: Any, summary: str) -> None:
+        kind = name.replace("_", " ")
+        events.append(Event(on, kind, summary, _href(name, record.id), f"{name}-{record.id}"))
+
+    for c in conditions:
+        what = f"{c.icd10_code}, {c.region} ({c.diagnosis_confirmation})"
+        add(c.onset_date, "condition", c, what)
+    for p in priors:
+        add(p.start_date, "prior_treatment", p, f"{p.treatment_type}: {p.result}")
+    for view in courses:
+        c = view.course
+        add(
+            c.start_date,
+            "treatment_course",
+            c,
+            f"Course {c.id} starts ({c.status}), "
+            f"{len(view.sessions)} of {c.planned_sessions} planned sessions",
+        )
+        for s in view.sessions:
+            concentration = f" {s.concentration_percent}%" if s.concentration_percent else ""
+            add(
+                s.session_date,
+                "injection_session",
+                s,
+                f"{s.agent}{concentration}, {s.total_volume_ml} ml, {s.injection_count} "
+                f"injections, {s.guidance}; {targets_text(s.targets)}",
+            )
+        for co in view.co_interventions:
+            add(co.start_date, "co_intervention", co, co.intervention_type)
+        for ae in view.adverse_events:
+            serious = ", serious" if ae.serious else ""
+            add(ae.onset_date, "adverse_event", ae, f"{ae.event_type}, grade {ae.grade}{serious}")
+        for r in view.recurrences:
+            add(r.event_date, "recurrence", r, r.kind)
+    for w in work:
+        add(w.recorded_on, "work_status", w, w.status)
+    for m in measures:
+        value = f" {m.value:g} {m.unit or ''}".rstrip() if m.value is not None else ""
+        add(m.measured_on, "objective_measure", m, f"{m.measure_type}{value} ({m.method})")
+    for a in assessments:
+        score = "no score" if a.score is None else f"score {a.score:g}"
+        point = f" at {a.time_point}" if a.time_point else ""
+        events.append(
+            Event(
+                a.assessed_on,
+                "questionnaire",
+                f"{a.instrument}{point}: {score}",
+                f"/app/assessments/{a.id}",
+                f"assessment-{a.id}",
+            )
+        )
+    events.sort(key=lambda e: (e.on or dt.date.min, e.kind))
+    warnings = [
+        (view.course.id, warning)
+        for view in courses
+        for warning in view.course.eligibility_warnings or []
+    ]
+    return Chart(conditions, priors, courses, work, measures, assessments, events, warnings)
+
+
+def targets_text(targets: list[dict[str, Any]] | None) -> str:
+    parts = []
+    for t in targets or []:
+        levels = ", ".join(t.get("levels") or [])
+        side = f" ({t['side']})" if t.get("side") else ""
+        parts.append(f"{t.get('target')}{' ' + levels if levels else ''}{side}")
+    return "; ".join(parts) or "no target recorded"
+
+
+@dataclass
+class Home:
+    patients: list[Any]
+    patient_total: int
+    due: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def home(db: Session, actor: Principal) -> Home:
+    recent = service.search_patients(db, actor=actor, limit=10)
+    return Home(recent.items, recent.total)
