@@ -3,10 +3,12 @@ patient form, chart, record forms with the API's messages beside the fields, cor
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,7 @@ from prolo.registry import models as m
 from prolo.registry.models import AuditEntry
 from prolo.security import service as security
 from prolo.security.principal import system
+from tests import factories as f
 from tests.conftest import Identities
 from tests.web.test_pages import csrf_of, log_in, sign_in
 
@@ -146,3 +149,193 @@ def test_patient_form_shows_the_api_messages_beside_the_fields(
     assert error_beside(page.text, "sex") == api_reasons["sex"]
     assert error_beside(page.text, "birth_date") == api_reasons["birth_date"]
     assert db.scalars(select(m.Patient).where(m.Patient.external_id == "WEB-0001")).first() is None
+
+
+def post_form(client: TestClient, path: str, token: str, **fields: str) -> Response:
+    return client.post(path, data={"csrf_token": token, **fields}, follow_redirects=False)
+
+
+def test_every_clinical_record_has_a_form(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    record = f.treated_patient(db, db.get(m.Site, identities.home_site_id))
+    sign_in(anonymous, identities)
+    pid = record["patient"].id
+    for path in (
+        "conditions",
+        "prior-treatments",
+        "courses",
+        "sessions",
+        "co-interventions",
+        "adverse-events",
+        "recurrences",
+        "work-statuses",
+        "objective-measures",
+    ):
+        page = anonymous.get(f"/app/patients/{pid}/{path}/new")
+        assert page.status_code == 200, path
+        assert f'action="/app/patients/{pid}/{path}"' in page.text
+    session_form = anonymous.get(f"/app/patients/{pid}/sessions/new").text
+    for name in ("agent", "concentration_percent", "total_volume_ml", "targets-0-levels"):
+        assert f'name="{name}"' in session_form
+    assert anonymous.get(f"/app/patients/{pid}/nonsense/new").status_code == 404
+
+
+def test_clinic_records_a_course_session_and_questionnaire_and_sees_the_chart(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    home = db.get(m.Site, identities.home_site_id)
+    record = f.treated_patient(db, home)
+    pid, doctor = record["patient"].id, record["practitioner"].id
+    token = sign_in(anonymous, identities)
+    bad = post_form(
+        anonymous,
+        f"/app/patients/{pid}/conditions",
+        token,
+        icd10_code="banana",
+        region="lumbar",
+        onset_date="2024-01-01",
+        diagnosis_confirmation="imaging",
+    )
+    assert bad.status_code == 422
+    assert error_beside(bad.text, "icd10_code").startswith("Value error, not an ICD-10-CM code")
+    condition = post_form(
+        anonymous,
+        f"/app/patients/{pid}/conditions",
+        token,
+        icd10_code="M54.50",
+        region="lumbar",
+        onset_date="2024-01-01",
+        diagnosis_confirmation="imaging",
+    )
+    assert condition.status_code == 303
+    new = db.scalars(select(m.Condition).where(m.Condition.icd10_code == "M54.50")).one()
+    start = dt.date.today() - dt.timedelta(days=10)
+    course = post_form(
+        anonymous,
+        f"/app/patients/{pid}/courses",
+        token,
+        condition_id=str(new.id),
+        practitioner_id=str(doctor),
+        start_date=start.isoformat(),
+        planned_sessions="3",
+        status="active",
+    )
+    assert course.status_code == 303
+    course_id = db.scalars(
+        select(m.TreatmentCourse.id).where(m.TreatmentCourse.condition_id == new.id)
+    ).one()
+    bad_level = post_form(
+        anonymous,
+        f"/app/patients/{pid}/sessions",
+        token,
+        course_id=str(course_id),
+        practitioner_id=str(doctor),
+        session_date=start.isoformat(),
+        agent="dextrose",
+        concentration_percent="12.5",
+        anesthetic="lidocaine",
+        total_volume_ml="15",
+        injection_count="10",
+        guidance="ultrasound",
+        **{"targets-0-target": "interspinous_ligament", "targets-0-levels": "L4-L5, L9"},
+    )
+    assert bad_level.status_code == 422
+    assert error_beside(bad_level.text, "targets").startswith("targets[0].levels[1]: String")
+    session = post_form(
+        anonymous,
+        f"/app/patients/{pid}/sessions",
+        token,
+        course_id=str(course_id),
+        practitioner_id=str(doctor),
+        session_date=start.isoformat(),
+        agent="dextrose",
+        concentration_percent="12.5",
+        anesthetic="lidocaine",
+        total_volume_ml="15",
+        injection_count="10",
+        guidance="ultrasound",
+        **{
+            "targets-0-target": "interspinous_ligament",
+            "targets-0-levels": "L4-L5, L5-S1",
+            "targets-0-side": "midline",
+        },
+    )
+    assert session.status_code == 303
+    entry = anonymous.get(
+        f"/app/patients/{pid}/assessments/new?instrument=NRS&course_id={course_id}"
+    )
+    assert entry.status_code == 200 and 'name="item__0"' in entry.text
+    saved = post_form(
+        anonymous,
+        f"/app/patients/{pid}/assessments",
+        token,
+        instrument="NRS",
+        course_id=str(course_id),
+        assessed_on=start.isoformat(),
+        item__0="7",
+    )
+    assert saved.status_code == 303
+    shown = anonymous.get(saved.headers["location"])
+    assert re.search(r'id="score">7<', shown.text) and "baseline" in shown.text
+    chart = anonymous.get(f"/app/patients/{pid}").text
+    assert "interspinous_ligament L4-L5, L5-S1 (midline)" in chart
+    assert "dextrose 12.5%" in chart and "NRS at baseline: score 7" in chart
+    assert "<svg" in chart and "important improvement: 5 or lower" in chart
+    # the new condition has no failed prior care: the warning is on the chart, not a block
+    assert "Eligibility warnings" in chart and "no documented failed nonsurgical" in chart
+
+
+def test_a_correction_needs_a_reason_and_shows_in_the_history(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    record = f.treated_patient(db, db.get(m.Site, identities.home_site_id))
+    condition = record["condition"]
+    token = sign_in(anonymous, identities)
+    path = f"/app/records/conditions/{condition.id}"
+    page = anonymous.get(path)
+    assert page.status_code == 200 and "History" in page.text and 'name="reason"' in page.text
+    values = {
+        "icd10_code": condition.icd10_code,
+        "region": "cervical",
+        "onset_date": condition.onset_date.isoformat(),
+        "diagnosis_confirmation": condition.diagnosis_confirmation,
+    }
+    no_reason = post_form(anonymous, path, token, reason="", **values)
+    assert no_reason.status_code == 422 and error_beside(no_reason.text, "reason")
+    done = post_form(anonymous, path, token, reason="region entered wrongly", **values)
+    assert done.status_code == 303
+    history = anonymous.get(path).text
+    assert "region entered wrongly" in history and "lumbar → cervical" in history
+    retire_no_reason = post_form(anonymous, f"{path}/retire", token, retire_reason="")
+    assert retire_no_reason.status_code == 422
+    assert error_beside(retire_no_reason.text, "retire_reason")
+    retired = post_form(anonymous, f"{path}/retire", token, retire_reason="duplicate entry")
+    assert retired.status_code == 303
+    assert "Retired on" in anonymous.get(path).text
+    actions = set(
+        db.scalars(
+            select(AuditEntry.action).where(
+                AuditEntry.entity == "condition", AuditEntry.entity_id == condition.id
+            )
+        )
+    )
+    assert {"create", "update", "retire"} <= actions
+
+
+def test_patient_search_by_id_name_and_birth_date_stays_in_the_sites(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    home = db.get(m.Site, identities.home_site_id)
+    away = db.get(m.Site, identities.away_site_id)
+    mine = f.patient(db, at=home, family_name="Searchable", birth_date=dt.date(1960, 1, 2))
+    theirs = f.patient(db, at=away, family_name="Searchable", birth_date=dt.date(1960, 1, 2))
+    sign_in(anonymous, identities)
+    by_name = anonymous.get("/app/patients?name=searchABLE").text
+    assert mine.external_id in by_name and theirs.external_id not in by_name
+    by_birth = anonymous.get("/app/patients?birth_date=1960-01-02").text
+    assert mine.external_id in by_birth and theirs.external_id not in by_birth
+    by_id = anonymous.get(f"/app/patients?external_id={mine.external_id}").text
+    assert "1 patient at your sites match" in by_id
+    bad = anonymous.get("/app/patients?birth_date=yesterday").text
+    assert "birth date: use the form YYYY-MM-DD" in bad

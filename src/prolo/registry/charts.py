@@ -47,6 +47,7 @@ class Chart:
     assessments: list[Any]
     timeline: list[Event]
     warnings: list[tuple[int, str]]
+    trajectories: list[dict[str, str]] = field(default_factory=list)
 
 
 def _all(db: Session, name: str, actor: Principal, **filters: int) -> list[Any]:
@@ -158,7 +159,50 @@ def chart(db: Session, patient: Any, actor: Principal) -> Chart:
         for view in courses
         for warning in view.course.eligibility_warnings or []
     ]
-    return Chart(conditions, priors, courses, work, measures, assessments, events, warnings)
+    return Chart(
+        conditions,
+        priors,
+        courses,
+        work,
+        measures,
+        assessments,
+        events,
+        warnings,
+        trajectories(assessments),
+    )
+
+
+TRAJECTORY_INSTRUMENTS = ("NRS", "ODI", "NDI")
+
+
+def trajectories(assessments: list[Any]) -> list[dict[str, str]]:
+    """One figure per course and instrument (pain NRS, ODI, NDI) with a score to draw."""
+    from prolo.assessments.trajectory import Point, important_change, svg
+    from prolo.instruments.definitions import get
+
+    groups: dict[tuple[int | None, str], list[Point]] = {}
+    for a in assessments:
+        if a.instrument in TRAJECTORY_INSTRUMENTS and a.score is not None:
+            point = Point(a.assessed_on, float(a.score), a.time_point or a.assessed_on.isoformat())
+            groups.setdefault((a.course_id, a.instrument), []).append(point)
+    figures = []
+    for (course_id, code), points in sorted(
+        groups.items(), key=lambda g: (g[0][0] or 0, TRAJECTORY_INSTRUMENTS.index(g[0][1]))
+    ):
+        instrument = get(code)
+        points.sort(key=lambda p: p.on)
+        threshold = important_change(instrument, points[0].score)
+        where = f"course {course_id}" if course_id else "no course"
+        caption = (
+            f"{instrument.name} ({where}): {points[0].score:g} at {points[0].label}, "
+            f"latest {points[-1].score:g} at {points[-1].label}"
+        )
+        if threshold is not None:
+            caption += f"; {threshold.text}"
+        figures.append(
+            {"svg": svg(instrument, points, key=f"-{course_id or 0}"), "caption": caption}
+        )
+    return figures
 
 
 def targets_text(targets: list[dict[str, Any]] | None) -> str:

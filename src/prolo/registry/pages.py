@@ -244,7 +244,7 @@ def chart(request: Request, patient_id: int, db: SessionDep, principal: Staff) -
         db=db,
         patient=patient,
         chart=content,
-        trajectories=[],
+        trajectories=content.trajectories,
         targets_text=charts.targets_text,
         adds=[(ENTITIES[n].path, _label(ENTITIES[n])) for n in CHART_ENTITIES],
     )

@@ -53,6 +53,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         return {"status": "ok", "database": "ok", "version": __version__}
 
     from prolo.assessments.api import router as assessments_router
+    from prolo.assessments.pages import router as assessment_pages
     from prolo.evidence.api import router as evidence_router
     from prolo.followup.api import router as followup_router
     from prolo.followup.pages import router as questionnaire_router
@@ -70,6 +71,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(research_router)
     app.include_router(questionnaire_router)
     app.include_router(pages.router)
+    app.include_router(assessment_pages)  # before the registry's /app/patients/{id}/{kind}
     app.include_router(registry_pages)
     for router in routers():
         app.include_router(router)
