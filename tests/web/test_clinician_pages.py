@@ -339,3 +339,17 @@ def test_patient_search_by_id_name_and_birth_date_stays_in_the_sites(
     assert "1 patient at your sites match" in by_id
     bad = anonymous.get("/app/patients?birth_date=yesterday").text
     assert "birth date: use the form YYYY-MM-DD" in bad
+
+
+def test_clinician_home_lists_follow_ups_due_this_week(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    record = f.treated_patient(db, db.get(m.Site, identities.home_site_id))
+    f.course(db, of=record["condition"], by=record["practitioner"], start_date=dt.date.today())
+    sign_in(anonymous, identities)
+    home = anonymous.get("/app")
+    assert home.status_code == 200 and "Follow-ups due this week" in home.text
+    assert record["patient"].external_id in home.text
+    assert re.search(r"<td>baseline</td><td>" + dt.date.today().isoformat(), home.text)
+    assert "followed courses" in home.text  # a figure, or "fewer than 20 followed courses"
+    assert "HOME" in home.text  # the site in scope, in the bar

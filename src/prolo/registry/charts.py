@@ -222,6 +222,102 @@ class Home:
     figures: list[dict[str, Any]] = field(default_factory=list)
 
 
-def home(db: Session, actor: Principal) -> Home:
+def week_of(today: dt.date) -> tuple[dt.date, dt.date]:
+    """Monday to Sunday of ``today``'s week."""
+    monday = today - dt.timedelta(days=today.weekday())
+    return monday, monday + dt.timedelta(days=6)
+
+
+def due_this_week(db: Session, actor: Principal, today: dt.date) -> list[dict[str, Any]]:
+    """Unanswered follow-up questionnaires due this week at the actor's sites."""
+    from prolo.followup.models import DueQuestionnaire
+    from prolo.followup.service import state_of
+    from prolo.registry import models as m
+
+    monday, sunday = week_of(today)
+    rows = db.execute(
+        select(DueQuestionnaire, m.Patient.id, m.Patient.external_id)
+        .join(m.TreatmentCourse, m.TreatmentCourse.id == DueQuestionnaire.course_id)
+        .join(m.Patient, m.Patient.id == m.TreatmentCourse.patient_id)
+        .where(
+            visible(actor, m.Patient),
+            m.TreatmentCourse.retired_at.is_(None),
+            m.Patient.retired_at.is_(None),
+            DueQuestionnaire.status != "answered",
+            DueQuestionnaire.due_on.between(monday, sunday),
+        )
+        .order_by(DueQuestionnaire.due_on, DueQuestionnaire.id)
+        .limit(200)
+    )
+    return [
+        {
+            "patient_id": patient_id,
+            "external_id": external_id,
+            "time_point": due.time_point,
+            "due_on": due.due_on,
+            "window_closes": due.window_closes,
+            "status": state_of(due, today),
+        }
+        for due, patient_id, external_id in rows
+    ]
+
+
+HOME_DEFINITIONS = ("pain50@6m", "composite@6m")
+FIGURE_TTL = dt.timedelta(minutes=10)
+_figure_cache: dict[tuple[str, tuple[int, ...]], tuple[dt.datetime, list[dict[str, Any]]]] = {}
+
+
+def outcome_figures(url: str, site_ids: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Success among followed courses at these sites with a Wilson 95% interval and its
+    denominator; under the minimum volume only the count. Kept for ten minutes per site set
+    (the page says when it was computed), so the home page stays fast on a large registry."""
+    from prolo.outcomes.definitions import evaluate, parse
+    from prolo.outcomes.extract import Filters, course_table
+    from prolo.outcomes.intervals import wilson
+    from prolo.outcomes.practitioners import MINIMUM_VOLUME
+
+    key = (url, site_ids)
+    moment = dt.datetime.now(dt.UTC)
+    cached = _figure_cache.get(key)
+    if cached is not None and moment - cached[0] < FIGURE_TTL:
+        return cached[1]
+    definitions = [parse(name) for name in HOME_DEFINITIONS]
+    measures = sorted({m for d in definitions for m in d.measures})
+    table = course_table(
+        url, measures=measures, filters=Filters(site_ids=site_ids), covariates=False
+    ).to_pandas()
+    figures = []
+    for definition in definitions:
+        evaluation = evaluate(definition, table) if len(table) else None
+        followed = int(evaluation.observed.sum()) if evaluation is not None else 0
+        successes = (
+            int(evaluation.success[evaluation.observed].sum()) if evaluation is not None else 0
+        )
+        figure: dict[str, Any] = {
+            "definition": definition.name,
+            "describe": definition.describe(),
+            "followed": followed,
+            "computed_at": moment,
+        }
+        if followed < MINIMUM_VOLUME:
+            figure["text"] = f"fewer than {MINIMUM_VOLUME} followed courses ({followed} so far)"
+        else:
+            low, high = wilson(successes, followed)
+            figure["rate"] = successes / followed
+            figure["text"] = (
+                f"{successes / followed:.0%} (95% CI {low or 0:.0%}–{high or 0:.0%}), "
+                f"{successes} of {followed} followed courses"
+            )
+        figures.append(figure)
+    _figure_cache[key] = (moment, figures)
+    return figures
+
+
+def home(db: Session, actor: Principal, url: str) -> Home:
     recent = service.search_patients(db, actor=actor, limit=10)
-    return Home(recent.items, recent.total)
+    return Home(
+        recent.items,
+        recent.total,
+        due=due_this_week(db, actor, dt.date.today()),
+        figures=outcome_figures(url, tuple(sorted(actor.site_ids))),
+    )

@@ -429,4 +429,7 @@ def retire_record(
 
 
 def clinician_home(request: Request, db: Session, principal: Principal) -> Response:
-    return render(request, "registry/home.html", principal, db=db, home=charts.home(db, principal))
+    """Own patients (at the clinician's sites), follow-ups due this week, outcome figures."""
+    url = request.app.state.engine.url.render_as_string(hide_password=False)
+    content = charts.home(db, principal, str(url))
+    return render(request, "registry/home.html", principal, db=db, home=content)
