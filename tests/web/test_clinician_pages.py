@@ -353,3 +353,42 @@ def test_clinician_home_lists_follow_ups_due_this_week(
     assert re.search(r"<td>baseline</td><td>" + dt.date.today().isoformat(), home.text)
     assert "followed courses" in home.text  # a figure, or "fewer than 20 followed courses"
     assert "HOME" in home.text  # the site in scope, in the bar
+
+
+def test_a_questionnaire_is_corrected_with_a_reason_and_scored_again(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    record = f.treated_patient(db, db.get(m.Site, identities.home_site_id))
+    pid, course = record["patient"].id, record["course"]
+    token = sign_in(anonymous, identities)
+    odi = {f"item__{n}": "2" for n in range(10)}
+    out_of_range = post_form(
+        anonymous,
+        f"/app/patients/{pid}/assessments",
+        token,
+        instrument="ODI",
+        course_id=str(course.id),
+        assessed_on=course.start_date.isoformat(),
+        **{**odi, "item__3": "9"},
+    )
+    assert out_of_range.status_code == 422 and error_beside(out_of_range.text, "item__3")
+    saved = post_form(
+        anonymous,
+        f"/app/patients/{pid}/assessments",
+        token,
+        instrument="ODI",
+        course_id=str(course.id),
+        assessed_on=course.start_date.isoformat(),
+        **odi,
+    )
+    assert saved.status_code == 303
+    path = saved.headers["location"].split("?")[0]
+    assert re.search(r'id="score">40<', anonymous.get(path).text)  # 20 of 50 → 40
+    no_reason = post_form(anonymous, path, token, reason="", **{**odi, "item__0": "0"})
+    assert no_reason.status_code == 422 and error_beside(no_reason.text, "reason")
+    fixed = post_form(
+        anonymous, path, token, reason="item 1 misread from paper", **{**odi, "item__0": "0"}
+    )
+    assert fixed.status_code == 303
+    page = anonymous.get(path).text
+    assert re.search(r'id="score">36<', page) and "item 1 misread from paper" in page

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from prolo.assessments import service
 from prolo.assessments.api import ASSESSMENTS
-from prolo.assessments.schemas import AssessmentCreate
+from prolo.assessments.schemas import AssessmentCreate, AssessmentUpdate
 from prolo.errors import DomainError
 from prolo.followup.service import schedule
 from prolo.instruments.definitions import Instrument, catalogue
@@ -157,10 +157,22 @@ def create_assessment(
         instrument=instrument,
         values=values,
         answers=answers,
-        errors=errors,
+        errors=_problems_by_field(problems),
         summary=[f"{p['field']}: {p['reason']}" for p in problems],
         status_code=422,
     )
+
+
+def _problems_by_field(problems: list[dict[str, str]]) -> dict[str, str]:
+    """Errors keyed by the form's field names (``items[2]`` is the control ``item__2``)."""
+    errors: dict[str, str] = {}
+    for problem in problems:
+        name = problem["field"]
+        if name.startswith("items["):
+            name = "item__" + name[len("items[") : name.index("]")]
+        previous = errors.get(name)
+        errors[name] = f"{previous}; {problem['reason']}" if previous else problem["reason"]
+    return errors
 
 
 def _assessment_page(
@@ -170,6 +182,9 @@ def _assessment_page(
     record_id: int,
     *,
     retire_error: str | None = None,
+    answers: list[Any] | None = None,
+    values: dict[str, Any] | None = None,
+    problems: list[dict[str, str]] | None = None,
     status_code: int = 200,
 ) -> Response:
     record = service.get_or_raise(db, record_id, actor=principal)
@@ -191,12 +206,59 @@ def _assessment_page(
         rows=rows,
         history=audit.history(db, entity="assessment", entity_id=record.id),
         retire_error=retire_error,
+        answers=(record.items or []) if answers is None else answers,
+        values=values or {"assessed_on": record.assessed_on.isoformat(), "reason": ""},
+        errors=_problems_by_field(problems or []),
+        summary=[f"{p['field']}: {p['reason']}" for p in problems or []],
     )
 
 
 @router.get("/app/assessments/{record_id}", response_class=HTMLResponse)
 def assessment(request: Request, record_id: int, db: SessionDep, principal: Staff) -> Response:
     return _assessment_page(request, db, principal, record_id)
+
+
+@router.post("/app/assessments/{record_id}", response_class=HTMLResponse)
+def correct_assessment(
+    request: Request, record_id: int, db: SessionDep, principal: Staff, raw: FormDep
+) -> Response:
+    """A correction of the answers or the date, with a reason; the server scores it again."""
+    record = service.get_or_raise(db, record_id, actor=principal)
+    instrument = catalogue().get(record.instrument)
+    answers = item_answers(instrument, raw) if instrument and record.items is not None else None
+    values = {
+        "assessed_on": str(raw.get("assessed_on") or ""),
+        "reason": str(raw.get("reason") or ""),
+    }
+    data: dict[str, Any] = {"reason": values["reason"]}
+    if values["assessed_on"].strip() and values["assessed_on"] != record.assessed_on.isoformat():
+        data["assessed_on"] = values["assessed_on"].strip()
+    if answers is not None and answers != list(record.items or []):
+        data["items"] = answers
+    checked = forms.validate(AssessmentUpdate, data)
+    problems = checked.problems
+    if checked.data is not None and len(data) == 1:
+        problems = [{"field": "body", "reason": "names no field to change"}]
+    elif checked.data is not None:
+        try:
+            assert isinstance(checked.data, AssessmentUpdate)
+            service.update(db, record_id, checked.data, actor=principal, schedule=schedule(db))
+        except DomainError as error:
+            db.rollback()
+            problems = forms.domain_problems(error)
+        else:
+            db.commit()
+            return RedirectResponse(f"/app/assessments/{record_id}?saved=1", status_code=303)
+    return _assessment_page(
+        request,
+        db,
+        principal,
+        record_id,
+        answers=answers,
+        values=values,
+        problems=problems,
+        status_code=422,
+    )
 
 
 @router.post("/app/assessments/{record_id}/retire", response_class=HTMLResponse)
