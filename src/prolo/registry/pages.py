@@ -19,6 +19,7 @@ from prolo.registry import charts, service, vocabulary
 from prolo.registry.entities import ENTITIES, Entity
 from prolo.registry.schemas import RetireRequest
 from prolo.security import audit
+from prolo.security.policy import WRITERS
 from prolo.security.principal import Principal
 from prolo.web import forms
 from prolo.web.deps import FormDep, SessionDep
@@ -246,7 +247,11 @@ def chart(request: Request, patient_id: int, db: SessionDep, principal: Staff) -
         chart=content,
         trajectories=content.trajectories,
         targets_text=charts.targets_text,
-        adds=[(ENTITIES[n].path, _label(ENTITIES[n])) for n in CHART_ENTITIES],
+        adds=[
+            (ENTITIES[n].path, _label(ENTITIES[n]))
+            for n in CHART_ENTITIES
+            if principal.role in WRITERS.get(n, frozenset())
+        ],
     )
 
 
