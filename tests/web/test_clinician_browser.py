@@ -61,6 +61,7 @@ def test_clinician_journey(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Your patients and outcomes").wait_for()
+    page.get_by_text("Computed").wait_for()  # htmx fetched the outcome figures
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     page.get_by_role("link", name="Register a new patient").first.click()

@@ -351,7 +351,11 @@ def test_clinician_home_lists_follow_ups_due_this_week(
     assert home.status_code == 200 and "Follow-ups due this week" in home.text
     assert record["patient"].external_id in home.text
     assert re.search(r"<td>baseline</td><td>" + dt.date.today().isoformat(), home.text)
-    assert "followed courses" in home.text  # a figure, or "fewer than 20 followed courses"
+    assert 'hx-get="/app/outcome-figures"' in home.text  # fetched after the page, or a link
+    figures = anonymous.get("/app/outcome-figures", headers={"HX-Request": "true"})
+    assert "followed courses" in figures.text and "<html" not in figures.text
+    page = anonymous.get("/app/outcome-figures")
+    assert "<html" in page.text and "Computed" in page.text
     assert "HOME" in home.text  # the site in scope, in the bar
 
 
