@@ -104,7 +104,7 @@ def chart(db: Session, patient: Any, actor: Principal) -> Chart:
 
     def add(on: dt.date | None, name: str, record: Any, summary: str) -> None:
         kind = name.replace("_", " ")
-        events.append(Event(on, kind, summary, _href(name, record.id), f"{name}-{record.id}"))
+        events.append(Event(on, kind, summary, _href(name, record.id), f"t-{name}-{record.id}"))
 
     for c in conditions:
         what = f"{c.icd10_code}, {c.region} ({c.diagnosis_confirmation})"
@@ -150,7 +150,7 @@ def chart(db: Session, patient: Any, actor: Principal) -> Chart:
                 "questionnaire",
                 f"{a.instrument}{point}: {score}",
                 f"/app/assessments/{a.id}",
-                f"assessment-{a.id}",
+                f"t-assessment-{a.id}",
             )
         )
     events.sort(key=lambda e: (e.on or dt.date.min, e.kind))

@@ -296,7 +296,7 @@ def create_record(
     posted = {**{k: raw.get(k) for k in raw}, **{k: str(v) for k, v in fixed.items()}}
     record, problems = _create(db, entity, posted, principal)
     if record is not None:
-        return RedirectResponse(f"/app/patients/{patient.id}#{entity.name}-{record.id}", 303)
+        return RedirectResponse(f"/app/patients/{patient.id}#t-{entity.name}-{record.id}", 303)
     form = forms.describe(
         entity.create,
         values=forms.submitted(entity.create, posted),
