@@ -22,4 +22,6 @@ PAGES: list[CataloguedPage] = [
     CataloguedPage("/app/patients", "clinician", "patient list"),
     CataloguedPage("/app/patients/{patient_id}", "clinician", "patient chart"),
     CataloguedPage("/app/evidence", "researcher", "evidence"),
+    CataloguedPage("/app/followup", "coordinator", "follow-up worklist"),
+    CataloguedPage("/app/followup/{due_id}/phone", "coordinator", "questionnaire by telephone"),
 ]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from prolo.registry.models import Record
 
-SOURCES = ("clinic", "patient_link", "import")
+SOURCES = ("clinic", "patient_link", "phone", "import")
 
 
 class Assessment(Record):

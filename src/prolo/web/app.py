@@ -56,6 +56,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.evidence.api import router as evidence_router
     from prolo.followup.api import router as followup_router
     from prolo.followup.pages import router as questionnaire_router
+    from prolo.followup.worklist_pages import router as followup_pages_router
     from prolo.interop.api import router as research_router
     from prolo.reports.api import router as reports_router
     from prolo.security.api import router as identity_router
@@ -68,6 +69,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(research_router)
     app.include_router(questionnaire_router)
+    app.include_router(followup_pages_router)
     app.include_router(pages.router)
     for router in routers():
         app.include_router(router)
