@@ -23,5 +23,6 @@ PAGES: list[CataloguedPage] = [
     CataloguedPage("/app/patients/{patient_id}", "clinician", "patient chart"),
     CataloguedPage("/app/evidence", "researcher", "evidence"),
     CataloguedPage("/app/followup", "coordinator", "follow-up worklist"),
+    CataloguedPage("/app/reports", "researcher", "outcome dashboard"),
     CataloguedPage("/app/followup/{due_id}/phone", "coordinator", "questionnaire by telephone"),
 ]

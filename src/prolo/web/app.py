@@ -59,6 +59,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.followup.worklist_pages import router as followup_pages_router
     from prolo.interop.api import router as research_router
     from prolo.reports.api import router as reports_router
+    from prolo.reports.pages import router as reports_pages_router
     from prolo.security.api import router as identity_router
 
     app.include_router(identity_router)
@@ -67,6 +68,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(assessments_router)
     app.include_router(followup_router)
     app.include_router(reports_router)
+    app.include_router(reports_pages_router)
     app.include_router(research_router)
     app.include_router(questionnaire_router)
     app.include_router(followup_pages_router)
