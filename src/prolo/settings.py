@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="Seconds a request waits for its turn, a database connection or SQLite's "
         "write lock before it is answered 503 with Retry-After.",
     )
+    study_id_key: str | None = Field(
+        default=None,
+        description="Secret key of the study ids in exports (a keyed hash of the patient); "
+        "unset: a random key per export, so its ids link to no other export.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 

@@ -27,6 +27,7 @@ from prolo.web.app import create_app
 from prolo.web.nav import items_for
 from tests import factories as f
 from tests.web.page_catalogue import PAGES
+from tests.web.test_pages import log_in
 
 PASSWORD = "correct horse staff staple"
 
@@ -64,10 +65,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, se
 
 def signed_in(url: str, role: str) -> TestClient:
     client = TestClient(create_app(url), base_url="https://testserver")
-    response = client.post(
-        "/login", data={"username": role, "password": PASSWORD}, follow_redirects=False
-    )
-    assert response.status_code == 303
+    assert log_in(client, role, PASSWORD).status_code == 303
     return client
 
 
