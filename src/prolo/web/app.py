@@ -63,6 +63,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.registry.pages import router as registry_pages
     from prolo.reports.api import router as reports_router
     from prolo.reports.pages import router as reports_pages_router
+    from prolo.security.admin_pages import router as admin_pages_router
     from prolo.security.api import router as identity_router
 
     app.include_router(identity_router)
@@ -72,6 +73,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(followup_router)
     app.include_router(reports_router)
     app.include_router(reports_pages_router)
+    app.include_router(admin_pages_router)
     app.include_router(research_router)
     app.include_router(fhir_router)
     app.include_router(questionnaire_router)
