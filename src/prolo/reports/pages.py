@@ -241,3 +241,19 @@ def reports_result(request: Request, principal: PageUser) -> Response:
     return render(
         request, "reports_result.html", principal, **_result_context(request, computation)
     )
+
+
+@router.get("/app/reports/figure/{name}.svg")
+def reports_figure(name: str, request: Request, principal: PageUser) -> Response:
+    """A figure of a computed report as an image: the pages' Content-Security-Policy forbids
+    the inline styles of an SVG drawn inside the page."""
+    choice = _choice(request)
+    with _reports_lock:
+        found = _reports.get(_key(request, principal, choice)) if not choice.errors else None
+    if found is None or name not in found.figures:
+        return Response("no such figure; open the dashboard first", status_code=404)
+    return Response(
+        found.figures[name],
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=900"},
+    )
