@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,7 @@ class Result:
     errors: int = 0
     elapsed: float = 0.0
     first_error: str = ""
+    error_kinds: Counter[str] = field(default_factory=Counter)
     ran_out: bool = False
 
     @property
@@ -207,7 +209,8 @@ class Result:
         rate = self.requests / self.elapsed if self.elapsed else 0.0
         note = " (links ran out)" if self.ran_out else ""
         if self.first_error:
-            note += f"  first error: {self.first_error}"
+            kinds = ", ".join(f"{n} x {kind}" for kind, n in self.error_kinds.most_common())
+            note += f"  errors: {kinds}; first: {self.first_error}"
         return (
             f"{self.database:<11}{self.app:<10}{self.workload:<15}{self.clients:>7}"
             f"{self.requests:>9}{rate:>9.1f}{self.percentile(0.5):>9.1f}"
@@ -241,10 +244,12 @@ async def _load(
                     response = await sent
                 except httpx.HTTPError as error:
                     result.errors += 1
-                    result.first_error = result.first_error or f"{type(error).__name__}"
+                    result.error_kinds[type(error).__name__] += 1
+                    result.first_error = result.first_error or f"{type(error).__name__}: {error}"
                     continue
                 if response.status_code >= 300:
                     result.errors += 1
+                    result.error_kinds[str(response.status_code)] += 1
                     result.first_error = result.first_error or (
                         f"{response.status_code} {response.text[:120]!r}"
                     )
