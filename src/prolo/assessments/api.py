@@ -14,6 +14,7 @@ from prolo.registry.api import PageOut, Paging, list_page
 from prolo.registry.entities import Entity
 from prolo.registry.schemas import AuditEntryRead, RetireRequest
 from prolo.security import audit
+from prolo.storable import RecordId
 from prolo.web.deps import ActorDep, SessionDep
 
 ASSESSMENTS = Entity(
@@ -37,25 +38,25 @@ def list_(
 
 
 @router.get("/{record_id}", response_model=AssessmentRead)
-def read(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
+def read(record_id: RecordId, db: SessionDep, actor: ActorDep) -> Any:
     return service.get_or_raise(db, record_id, actor=actor)
 
 
 @router.patch("/{record_id}", response_model=AssessmentRead, summary="Correct an assessment")
-def update(record_id: int, body: AssessmentUpdate, db: SessionDep, actor: ActorDep) -> Any:
+def update(record_id: RecordId, body: AssessmentUpdate, db: SessionDep, actor: ActorDep) -> Any:
     record = service.update(db, record_id, body, actor=actor, schedule=schedule(db))
     db.commit()
     return record
 
 
 @router.post("/{record_id}/retire", response_model=AssessmentRead)
-def retire(record_id: int, body: RetireRequest, db: SessionDep, actor: ActorDep) -> Any:
+def retire(record_id: RecordId, body: RetireRequest, db: SessionDep, actor: ActorDep) -> Any:
     record = records.retire(db, ASSESSMENTS, record_id, reason=body.reason, actor=actor)
     db.commit()
     return record
 
 
 @router.get("/{record_id}/history", response_model=list[AuditEntryRead])
-def history(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
+def history(record_id: RecordId, db: SessionDep, actor: ActorDep) -> Any:
     service.get_or_raise(db, record_id, actor=actor)
     return audit.history(db, entity="assessment", entity_id=record_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from prolo.registry.schemas import ReadSchema, UpdateSchema
+from prolo.storable import Storable
 
 
-class AssessmentCreate(BaseModel):
+class AssessmentCreate(Storable):
     """Item answers, or — for legacy data only — a score without items (marked score-only)."""
 
     model_config = ConfigDict(extra="forbid")

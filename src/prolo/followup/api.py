@@ -12,6 +12,7 @@ from prolo.followup.schedule import Schedule
 from prolo.followup.sending import send_due
 from prolo.security.policy import WRITE, authorize
 from prolo.settings import get_settings
+from prolo.storable import Storable
 from prolo.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/followup", tags=["follow-up"])
@@ -62,7 +63,7 @@ def send(db: SessionDep, actor: ActorDep) -> Any:
     return SendResult(**report.__dict__)
 
 
-class TimePointIn(BaseModel):
+class TimePointIn(Storable):
     name: str
     target: int
     start: int
@@ -70,7 +71,7 @@ class TimePointIn(BaseModel):
     latest: bool = False
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(Storable):
     time_points: list[TimePointIn]
     instruments: list[str]
 
@@ -94,7 +95,7 @@ def put_schedule(body: ScheduleIn, db: SessionDep, actor: ActorDep) -> Any:
     return new.as_dict()
 
 
-class TraceIn(BaseModel):
+class TraceIn(Storable):
     time_point: str = Field(description="Follow-up time point, e.g. 6m.")
     fraction: float = Field(gt=0, le=1, description="Share of the missed questionnaires to trace.")
     seed: int = Field(description="Seed of the random draw: the same seed, the same sample.")

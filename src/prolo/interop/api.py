@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from prolo.security.policy import Forbidden
+from prolo.storable import RecordId
 from prolo.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/research", tags=["research"])
@@ -41,7 +42,7 @@ fhir_router = APIRouter(prefix="/fhir", tags=["fhir"])
     response_class=Response,
     responses={200: {"content": {"application/fhir+json": {}}}},
 )
-def patient_everything(patient_id: int, session: SessionDep, actor: ActorDep) -> Response:
+def patient_everything(patient_id: RecordId, session: SessionDep, actor: ActorDep) -> Response:
     import json
 
     from prolo.interop.fhir import everything

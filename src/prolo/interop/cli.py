@@ -300,6 +300,39 @@ def import_fhir(
         )
 
 
+@export_app.command("deidentified")
+def export_deidentified(
+    out: Annotated[Path, typer.Option("--out", help="Folder for one file per clinical table.")],
+    database: DatabaseOption = None,
+    format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Every clinical table de-identified by HIPAA Safe Harbor: names, contacts and record
+    numbers removed (stable study ids and record codes instead), dates as days from the first
+    injection, ages over 89 as 90, free text dropped; deidentification.json says what was
+    done to each column."""
+    if format not in ("csv", "parquet"):
+        fail(f"--format: {format!r} is not one of csv, parquet")
+    from prolo.db import engine_for, transaction
+    from prolo.interop import deidentified
+    from prolo.security import audit
+    from prolo.settings import get_settings
+
+    with transaction(engine_for(database_url(database))) as session:
+        key = deidentified.registry_study_key(session, get_settings().study_id_key)
+        report = deidentified.export(session, out, format, key=key)  # type: ignore[arg-type]
+        audit.write(
+            session,
+            actor="system",
+            action="export",
+            entity="registry",
+            entity_id=None,
+            after={"kind": "deidentified", "format": format, "rows": report.rows},
+        )
+    for table, count in report.rows.items():
+        typer.echo(f"{table}.{format}: {count} rows")
+    typer.echo(f"wrote {len(report.files)} files to {out}")
+
+
 @export_app.command("omop")
 def export_omop(
     out: Annotated[Path, typer.Option("--out", help="Folder for one CSV per CDM table.")],

@@ -21,6 +21,7 @@ from prolo.registry.schemas import (
 from prolo.security import audit
 from prolo.security.policy import WRITE, authorize, require_admin
 from prolo.security.principal import Principal
+from prolo.storable import RecordId
 from prolo.web.deps import ActorDep, SessionDep
 
 PAGING = {"limit", "offset", "sort", "include_retired"}
@@ -76,17 +77,17 @@ def entity_router(entity: Entity) -> APIRouter:
         return list_page(request, db, actor, entity, paging)
 
     @router.get("/{record_id}", response_model=read_schema, summary=f"Read a {label}")
-    def read(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
+    def read(record_id: RecordId, db: SessionDep, actor: ActorDep) -> Any:
         return service.get_or_raise(db, entity, record_id, actor=actor)
 
     @router.patch("/{record_id}", response_model=read_schema, summary=f"Update a {label}")
-    def update(record_id: int, body: update_schema, db: SessionDep, actor: ActorDep) -> Any:  # type: ignore[valid-type]
+    def update(record_id: RecordId, body: update_schema, db: SessionDep, actor: ActorDep) -> Any:  # type: ignore[valid-type]
         record = service.update(db, entity, record_id, body, actor=actor)
         db.commit()
         return record
 
     @router.post("/{record_id}/retire", response_model=read_schema, summary=f"Retire a {label}")
-    def retire(record_id: int, body: RetireRequest, db: SessionDep, actor: ActorDep) -> Any:
+    def retire(record_id: RecordId, body: RetireRequest, db: SessionDep, actor: ActorDep) -> Any:
         record = service.retire(db, entity, record_id, reason=body.reason, actor=actor)
         db.commit()
         return record
@@ -96,7 +97,7 @@ def entity_router(entity: Entity) -> APIRouter:
         response_model=list[AuditEntryRead],
         summary=f"Audit history of a {label}",
     )
-    def history(record_id: int, db: SessionDep, actor: ActorDep) -> Any:
+    def history(record_id: RecordId, db: SessionDep, actor: ActorDep) -> Any:
         service.get_or_raise(db, entity, record_id, actor=actor)
         return audit.history(db, entity=entity.name, entity_id=record_id)
 

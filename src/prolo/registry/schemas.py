@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from prolo.storable import Storable
+
 ICD10_CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
 
 
@@ -30,7 +32,7 @@ Text = Annotated[str, Field(min_length=1, max_length=255)]
 Code = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class Schema(BaseModel):
+class Schema(Storable):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -20,6 +20,7 @@ from prolo.security.schemas import (
     UserRead,
 )
 from prolo.settings import get_settings
+from prolo.storable import RecordId
 from prolo.web.deps import SESSION_COOKIE, CurrentUser, SessionDep
 
 router = APIRouter(tags=["identity"])
@@ -54,8 +55,10 @@ def log_in(body: LoginRequest, response: Response, db: SessionDep) -> Any:
 @router.post("/auth/logout", status_code=204, summary="End the browser session")
 def log_out(request: Request, principal: CurrentUser, response: Response, db: SessionDep) -> None:
     del principal  # authenticated (and CSRF-checked) by the dependency
-    login.end_session(db, request.cookies[SESSION_COOKIE])
-    db.commit()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is not None:  # a client with a bearer token has no browser session to end
+        login.end_session(db, cookie)
+        db.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -160,7 +163,7 @@ def issue_token(body: TokenCreate, principal: CurrentUser, db: SessionDep) -> An
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenRead)
-def revoke_token(token_id: int, principal: CurrentUser, db: SessionDep) -> Any:
+def revoke_token(token_id: RecordId, principal: CurrentUser, db: SessionDep) -> Any:
     token = service.revoke_token(db, token_id=token_id, actor=principal)
     db.commit()
     user = db.get(User, token.user_id)

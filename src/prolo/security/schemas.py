@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prolo.storable import Storable
 
-class Strict(BaseModel):
+
+class Strict(Storable):
     model_config = ConfigDict(extra="forbid")
 
 

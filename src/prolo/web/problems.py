@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from prolo.errors import DomainError
@@ -61,7 +62,20 @@ async def _http(_: Request, error: Exception) -> JSONResponse:
     return response
 
 
+async def _unstorable(_: Request, error: Exception) -> JSONResponse:
+    # A safety net behind the request models' own checks (prolo.storable): a value that
+    # reached the database and could not be stored is the client's input, not a server error.
+    del error
+    return problem(
+        422,
+        "Invalid input",
+        detail="a value cannot be stored: a number beyond 64 bits or text with a NUL character",
+    )
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(OverflowError, _unstorable)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(HTTPException, _http)
