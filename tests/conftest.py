@@ -3,6 +3,8 @@ transaction; API tests share that transaction through the app's session dependen
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ from prolo.security.models import ROLES
 from tests.databases import initialised_database
 
 ADMIN_PASSWORD = "correct horse admin staple"
+# Analysis stores of the test databases in a temporary folder, not under the home folder.
+os.environ.setdefault("PROLO_ANALYSIS_DIR", tempfile.mkdtemp(prefix="prolo-analysis-"))
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 

@@ -12,6 +12,7 @@ from prolo.evidence.cli import app as evidence_app
 from prolo.followup.cli import app as followup_app
 from prolo.instruments.cli import score_command
 from prolo.interop.cli import export_app, import_app
+from prolo.outcomes.cli import app as analysis_app
 from prolo.reports.cli import report_command
 from prolo.security.cli import app as user_app
 from prolo.synth.cli import synth_command
@@ -28,6 +29,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(followup_app, name="followup")
+app.add_typer(analysis_app, name="analysis")
 app.command("score")(score_command)
 app.command("report")(report_command)
 app.command("synth")(synth_command)

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="Secret key of the study ids in exports (a keyed hash of the patient); "
         "unset: a random key per export, so its ids link to no other export.",
     )
+    analysis_dir: str | None = Field(
+        default=None,
+        description="Folder of the analysis store (the course table as Parquet, one subfolder "
+        "per database); unset: `<file>.analysis` beside a SQLite file, "
+        "~/.local/share/prolo/analysis/<host>_<port>_<database> for PostgreSQL.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 

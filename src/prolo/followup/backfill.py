@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from prolo.followup.models import DueQuestionnaire
 from prolo.followup.schedule import Schedule
@@ -73,6 +73,86 @@ def due_rows(
     ]
 
 
+def create_for_batch(
+    connection: Connection,
+    courses: pd.DataFrame,
+    sessions: pd.DataFrame | None,
+    conditions: pd.DataFrame | None,
+    assessments: pd.DataFrame | None,
+    schedule: Schedule,
+) -> int:
+    """Create the due questionnaires of a batch's new courses from the batch's own frames.
+
+    The courses are new (the batch inserted them), so their injection sessions and
+    assessments can only be in the same batch: nothing has to be read back. Reading back was
+    quadratic on PostgreSQL — right after the bulk load, inside the same transaction, the
+    planner believes the tables empty and ran the per-course ``MIN(session_date)`` over the
+    whole id range once per course. Only the regions of conditions imported earlier are read
+    (by primary key). Returns how many rows were written."""
+    if courses.empty:
+        return 0
+    first_session = pd.Series(dtype="datetime64[ns]")
+    if sessions is not None and len(sessions):
+        first_session = (
+            pd.DataFrame(
+                {
+                    "course_id": sessions["course_id"].to_numpy(),
+                    "session_date": pd.to_datetime(sessions["session_date"]),
+                }
+            )
+            .groupby("course_id")["session_date"]
+            .min()
+        )
+    region = pd.Series(dtype=object)
+    if conditions is not None and len(conditions):
+        region = pd.Series(conditions["region"].to_numpy(), index=conditions["id"].to_numpy())
+    missing = sorted(set(courses["condition_id"].astype(int)) - set(region.index.astype(int)))
+    for start in range(0, len(missing), 10_000):
+        chunk = missing[start : start + 10_000]
+        found = connection.execute(
+            text("SELECT id, region FROM conditions WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": chunk},
+        ).all()
+        region = pd.concat([region, pd.Series({int(i): r for i, r in found}, dtype=object)])
+    index_date = courses["id"].map(first_session)
+    index_date = index_date.fillna(pd.to_datetime(courses["start_date"]))
+    frame_courses = pd.DataFrame(
+        {
+            "course_id": courses["id"].to_numpy(),
+            "index_date": pd.to_datetime(index_date).to_numpy(),
+            "region": courses["condition_id"].map(region).to_numpy(),
+        }
+    )
+    if assessments is not None and len(assessments):
+        answered = assessments.loc[assessments["course_id"].notna(), ["course_id", "assessed_on"]]
+        answered = pd.DataFrame(
+            {
+                "course_id": answered["course_id"].astype("int64").to_numpy(),
+                "assessed_on": pd.to_datetime(answered["assessed_on"]).to_numpy(),
+            }
+        )
+    else:
+        answered = pd.DataFrame(
+            {
+                "course_id": pd.Series(dtype="int64"),
+                "assessed_on": pd.Series(dtype="datetime64[ns]"),
+            }
+        )
+    frame = due_frame(frame_courses, answered, schedule)
+    return _write_due(connection, frame)
+
+
+def _write_due(connection: Connection, frame: pd.DataFrame) -> int:
+    first = int(connection.scalar(select(func.max(DueQuestionnaire.id))) or 0) + 1
+    frame.insert(0, "id", np.arange(first, first + len(frame), dtype=np.int64))
+    table = DueQuestionnaire.__table__
+    writer.write(connection, table, frame, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    writer.bump_sequence(connection, table)  # type: ignore[arg-type]
+    return len(frame)
+
+
 def create_for_imported(
     connection: Connection, first_id: int, last_id: int, schedule: Schedule
 ) -> int:
@@ -109,9 +189,4 @@ def create_for_imported(
     )
     assessments["assessed_on"] = pd.to_datetime(assessments["assessed_on"])
     frame = due_frame(courses, assessments, schedule)
-    first = int(connection.scalar(select(func.max(DueQuestionnaire.id))) or 0) + 1
-    frame.insert(0, "id", np.arange(first, first + len(frame), dtype=np.int64))
-    table = DueQuestionnaire.__table__
-    writer.write(connection, table, frame, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
-    writer.bump_sequence(connection, table)  # type: ignore[arg-type]
-    return len(frame)
+    return _write_due(connection, frame)

@@ -186,11 +186,18 @@ class Importer:
             seconds[done.spec.name] += time.perf_counter() - started
         courses = next((d.rows for d in checked if d.spec.name == "treatment_courses"), None)
         if courses is not None and len(courses):
-            from prolo.followup.backfill import create_for_imported
+            from prolo.followup.backfill import create_for_batch
 
             started = time.perf_counter()
-            ids = courses["id"]
-            create_for_imported(connection, int(ids.min()), int(ids.max()), self.schedule)
+            of_batch = {d.spec.name: d.rows for d in checked}
+            create_for_batch(
+                connection,
+                courses,
+                of_batch.get("injection_sessions"),
+                of_batch.get("conditions"),
+                of_batch.get("assessments"),
+                self.schedule,
+            )
             seconds["due_questionnaires"] = time.perf_counter() - started
         if connection.dialect.name == "postgresql":
             # Fresh statistics after a bulk load: without them PostgreSQL plans the extraction's

@@ -63,6 +63,8 @@ class Filters:
     site_ids: Sequence[int] = ()
     practitioner_ids: Sequence[int] = ()
     regions: Sequence[str] = ()
+    # Only these courses (the analysis store's incremental refresh); empty: every course.
+    course_ids: Sequence[int] = ()
 
     @property
     def needs_joins(self) -> bool:
@@ -84,6 +86,8 @@ class Filters:
             clauses.append(f"c.practitioner_id IN ({_ints(self.practitioner_ids)})")
         if self.regions:
             clauses.append(f"d.region IN ({_codes(self.regions)})")
+        if self.course_ids:
+            clauses.append(f"c.id IN ({_ints(self.course_ids)})")
         return " AND ".join(clauses)
 
 
@@ -269,13 +273,14 @@ def _index_sql(filters: Filters) -> str:
     """
 
 
-def _assessment_sql(instruments: Sequence[str]) -> str:
+def _assessment_sql(instruments: Sequence[str], course_ids: Sequence[int] = ()) -> str:
     """Scored assessments of the instruments, as stored: no join, no per-row date arithmetic —
     reading rows out is the cost that matters (DESIGN §8), so the database only filters."""
+    only = f"AND course_id IN ({_ints(course_ids)})" if course_ids else ""
     return f"""
     SELECT course_id, instrument, CAST(score AS REAL) AS score, assessed_on FROM assessments
     WHERE retired_at IS NULL AND scorable AND score IS NOT NULL AND course_id IS NOT NULL
-      AND instrument IN ({_codes(instruments)})
+      AND instrument IN ({_codes(instruments)}) {only}
     """
 
 
@@ -315,7 +320,7 @@ def assessment_days(
     rows matching ``exclude`` (course_id, instrument, assessed_on: the traced questionnaires,
     which belong to the double-sampling estimate only) are left out."""
     index = day_zero(source, filters) if index is None else index
-    raw = source.query(_assessment_sql(instruments))
+    raw = source.query(_assessment_sql(instruments, filters.course_ids))
     if raw.num_rows == 0 or index.height == 0:
         return pl.DataFrame(schema=ASSESSMENT_SCHEMA)
     frame = pl.from_arrow(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,8 @@ from scipy import stats
 from prolo.outcomes import sensitivity
 from prolo.outcomes.definitions import parse
 from prolo.outcomes.estimands import CLAIM_BAND, EstimandTable, estimand_table
-from prolo.outcomes.extract import Filters, course_table
+from prolo.outcomes.extract import Filters
+from prolo.outcomes.store import analysis_table
 from prolo.outcomes.table import TIME_POINTS, numeric, score_column
 
 DEFAULT_DEFINITIONS = ("pain50@6m", "pain30@6m", "composite@6m", "pain50@12m")
@@ -32,6 +34,7 @@ class OutcomeReport:
     tables: list[EstimandTable]
     trajectories: list[Trajectory]
     claim_band: tuple[float, float]
+    data_as_of: dt.datetime | None = None  # the newest change to the registry included
     sections: dict[str, Any] = field(default_factory=dict)
     sensitivity: list[sensitivity.Sensitivity] = field(default_factory=list)
 
@@ -45,6 +48,7 @@ class OutcomeReport:
             "claim_band": list(self.claim_band),
             "courses": self.courses,
             "filters": self.filters,
+            "data_as_of": self.data_as_of.isoformat() if self.data_as_of else None,
             "trajectories": [
                 {"measure": t.measure, "time_points": t.rows} for t in self.trajectories
             ],
@@ -88,7 +92,9 @@ def outcome_report(
     parsed = [parse(name) for name in definitions]  # fail early on a bad name
     filters = filters or Filters()
     measures = sorted({m for d in parsed for m in d.measures} | {"nrs_back", "odi", "ndi"})
-    table = course_table(url, measures=measures, filters=filters).to_pandas()
+    # From the analysis store, refreshed first when anything changed since its snapshot.
+    analysis = analysis_table(url, measures=measures, filters=filters)
+    table = analysis.table.to_pandas()
     tables = [
         estimand_table(table, d, claim_band=claim_band, imputations=imputations, seed=seed)
         for d in parsed
@@ -111,6 +117,7 @@ def outcome_report(
         tables=tables,
         trajectories=trajectories,
         claim_band=claim_band,
+        data_as_of=analysis.data_as_of,
         sensitivity=analyses,
     )
     report.sections.update(extra_sections(url, table, filters, tables[0]))
