@@ -410,3 +410,30 @@ def test_the_bar_shows_only_what_the_role_may_use(
     sign_in(anonymous, identities, "researcher")
     researcher = anonymous.get("/app").text
     assert 'href="/app/patients"' not in researcher and 'href="/app/reports"' in researcher
+
+
+def test_patient_record_is_corrected_through_the_api_update_schema(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    patient = f.patient(db, at=db.get(m.Site, identities.home_site_id))
+    token = sign_in(anonymous, identities)
+    path = f"/app/records/patients/{patient.id}"
+    form = anonymous.get(path).text
+    assert f'value="{patient.email}"' in form and 'name="site_id"' not in form
+    current = {
+        "given_name": patient.given_name or "",
+        "family_name": patient.family_name or "",
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
+        "sex": patient.sex,
+        "phone": "",
+        "consent_status": patient.consent_status,
+        "consent_date": patient.consent_date.isoformat() if patient.consent_date else "",
+    }
+    bad = post_form(anonymous, path, token, reason="new address", email="nowhere", **current)
+    assert bad.status_code == 422 and "valid email address" in error_beside(bad.text, "email")
+    done = post_form(
+        anonymous, path, token, reason="new address", email="moved@example.org", **current
+    )
+    assert done.status_code == 303
+    db.refresh(patient)
+    assert patient.email == "moved@example.org" and patient.phone is None
