@@ -437,3 +437,24 @@ def test_patient_record_is_corrected_through_the_api_update_schema(
     assert done.status_code == 303
     db.refresh(patient)
     assert patient.email == "moved@example.org" and patient.phone is None
+
+
+def test_an_empty_form_is_refused_on_the_same_fields_as_an_empty_api_request(
+    anonymous: TestClient, identities: Identities, client: TestClient, db: Session
+) -> None:
+    from prolo.registry.entities import ENTITIES
+    from prolo.registry.pages import CHART_ENTITIES
+
+    patient = f.patient(db, at=db.get(m.Site, identities.home_site_id))
+    token = sign_in(anonymous, identities)
+    for name in CHART_ENTITIES:
+        entity = ENTITIES[name]
+        page = post_form(anonymous, f"/app/patients/{patient.id}/{entity.path}", token)
+        assert page.status_code == 422, name
+        page_fields = {
+            html.unescape(line).split(":")[0]
+            for line in re.findall(r"<li>([^<]*)</li>", page.text.split('id="form-errors"')[1])
+        }
+        body = {"patient_id": patient.id} if "patient_id" in entity.create.model_fields else {}
+        api = client.post(f"/{entity.path}", json=body).json()
+        assert page_fields == {e["field"] for e in api["errors"]}, name
