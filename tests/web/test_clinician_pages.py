@@ -458,3 +458,18 @@ def test_an_empty_form_is_refused_on_the_same_fields_as_an_empty_api_request(
         body = {"patient_id": patient.id} if "patient_id" in entity.create.model_fields else {}
         api = client.post(f"/{entity.path}", json=body).json()
         assert page_fields == {e["field"] for e in api["errors"]}, name
+
+
+def test_every_instrument_can_be_entered_in_clinic(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    from prolo.instruments.definitions import catalogue
+
+    patient = f.patient(db, at=db.get(m.Site, identities.home_site_id))
+    sign_in(anonymous, identities)
+    for code, instrument in catalogue().items():
+        page = anonymous.get(f"/app/patients/{patient.id}/assessments/new?instrument={code}")
+        assert page.status_code == 200, code
+        assert f'name="item__{len(instrument.items) - 1}"' in page.text, code
+    unknown = anonymous.get(f"/app/patients/{patient.id}/assessments/new?instrument=XYZ")
+    assert "is not one of" in error_beside(unknown.text, "instrument")
