@@ -1,6 +1,6 @@
-"""A clinician's day in a real Chromium: log in, register a patient, a condition, a course and
-an injection session through the forms (and meet a rule's message beside its field), enter a
-baseline questionnaire, and see the score on the chart."""
+"""A clinician's day in a real Chromium: log in with a one-time password and change it,
+register a patient, a condition, a course and an injection session through the forms (and meet
+a rule's message beside its field), enter a baseline questionnaire, see the score on the chart."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from prolo.security.principal import system
 from tests import factories as f
 
 pytestmark = pytest.mark.browser
+ONE_TIME = "one time clinic password"
 PASSWORD = "correct horse clinic staple"
 
 
@@ -27,10 +28,11 @@ def clinic(live_database: str) -> dict[str, str]:
         security.add_user(
             db,
             username=username,
-            password=PASSWORD,
+            password=ONE_TIME,
             role="clinician",
             site_codes=[at.code],
             actor=system(),
+            must_change_password=True,
         )
         return {"username": username, "site": at.name, "practitioner": doctor.name}
 
@@ -63,8 +65,13 @@ def test_clinician_journey(
     )
     page.goto(f"{live_server}/")
     page.get_by_label("Username").fill(clinic["username"])
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(ONE_TIME)
     page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Change your password").wait_for()
+    page.get_by_label("Current password").fill(ONE_TIME)
+    page.get_by_label("New password (at least 12 characters, not a common one)").fill(PASSWORD)
+    page.get_by_label("New password again").fill(PASSWORD)
+    page.get_by_role("button", name="Change password").click()
     page.get_by_role("heading", name="Your patients and outcomes").wait_for()
     page.get_by_text("Computed").wait_for()  # htmx fetched the outcome figures
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

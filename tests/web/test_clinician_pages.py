@@ -410,3 +410,66 @@ def test_the_bar_shows_only_what_the_role_may_use(
     sign_in(anonymous, identities, "researcher")
     researcher = anonymous.get("/app").text
     assert 'href="/app/patients"' not in researcher and 'href="/app/reports"' in researcher
+
+
+def test_patient_record_is_corrected_through_the_api_update_schema(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    patient = f.patient(db, at=db.get(m.Site, identities.home_site_id))
+    token = sign_in(anonymous, identities)
+    path = f"/app/records/patients/{patient.id}"
+    form = anonymous.get(path).text
+    assert f'value="{patient.email}"' in form and 'name="site_id"' not in form
+    current = {
+        "given_name": patient.given_name or "",
+        "family_name": patient.family_name or "",
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
+        "sex": patient.sex,
+        "phone": "",
+        "consent_status": patient.consent_status,
+        "consent_date": patient.consent_date.isoformat() if patient.consent_date else "",
+    }
+    bad = post_form(anonymous, path, token, reason="new address", email="nowhere", **current)
+    assert bad.status_code == 422 and "valid email address" in error_beside(bad.text, "email")
+    done = post_form(
+        anonymous, path, token, reason="new address", email="moved@example.org", **current
+    )
+    assert done.status_code == 303
+    db.refresh(patient)
+    assert patient.email == "moved@example.org" and patient.phone is None
+
+
+def test_an_empty_form_is_refused_on_the_same_fields_as_an_empty_api_request(
+    anonymous: TestClient, identities: Identities, client: TestClient, db: Session
+) -> None:
+    from prolo.registry.entities import ENTITIES
+    from prolo.registry.pages import CHART_ENTITIES
+
+    patient = f.patient(db, at=db.get(m.Site, identities.home_site_id))
+    token = sign_in(anonymous, identities)
+    for name in CHART_ENTITIES:
+        entity = ENTITIES[name]
+        page = post_form(anonymous, f"/app/patients/{patient.id}/{entity.path}", token)
+        assert page.status_code == 422, name
+        page_fields = {
+            html.unescape(line).split(":")[0]
+            for line in re.findall(r"<li>([^<]*)</li>", page.text.split('id="form-errors"')[1])
+        }
+        body = {"patient_id": patient.id} if "patient_id" in entity.create.model_fields else {}
+        api = client.post(f"/{entity.path}", json=body).json()
+        assert page_fields == {e["field"] for e in api["errors"]}, name
+
+
+def test_every_instrument_can_be_entered_in_clinic(
+    anonymous: TestClient, identities: Identities, db: Session
+) -> None:
+    from prolo.instruments.definitions import catalogue
+
+    patient = f.patient(db, at=db.get(m.Site, identities.home_site_id))
+    sign_in(anonymous, identities)
+    for code, instrument in catalogue().items():
+        page = anonymous.get(f"/app/patients/{patient.id}/assessments/new?instrument={code}")
+        assert page.status_code == 200, code
+        assert f'name="item__{len(instrument.items) - 1}"' in page.text, code
+    unknown = anonymous.get(f"/app/patients/{patient.id}/assessments/new?instrument=XYZ")
+    assert "is not one of" in error_beside(unknown.text, "instrument")
