@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="Seconds a request waits for its turn, a database connection or SQLite's "
         "write lock before it is answered 503 with Retry-After.",
     )
+    public_pages: bool = Field(
+        default=True,
+        description="Serve the public pages that need no account (/about, /about/figures, "
+        "/about/questions, /practitioners/{id}); false answers them 404.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 

@@ -22,4 +22,8 @@ PAGES: list[CataloguedPage] = [
     CataloguedPage("/app/patients", "clinician", "patient list"),
     CataloguedPage("/app/patients/{patient_id}", "clinician", "patient chart"),
     CataloguedPage("/app/evidence", "researcher", "evidence"),
+    CataloguedPage("/about", None, "what prolotherapy is (public)"),
+    CataloguedPage("/about/figures", None, "registry figures beside the trials (public)"),
+    CataloguedPage("/about/questions", None, "questions to ask before prolotherapy (public)"),
+    CataloguedPage("/practitioners/{practitioner_id}", None, "practitioner profile (public)"),
 ]

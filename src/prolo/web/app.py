@@ -57,6 +57,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.followup.api import router as followup_router
     from prolo.followup.pages import router as questionnaire_router
     from prolo.interop.api import router as research_router
+    from prolo.public.pages import router as public_router
     from prolo.reports.api import router as reports_router
     from prolo.security.api import router as identity_router
 
@@ -69,6 +70,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(research_router)
     app.include_router(questionnaire_router)
     app.include_router(pages.router)
+    app.include_router(public_router)
     for router in routers():
         app.include_router(router)
     return app
