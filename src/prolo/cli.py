@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from prolo.backup.cli import backup_command, restore_command
 from prolo.cli_common import DatabaseOption, database_url, fail
 from prolo.evidence.cli import app as evidence_app
 from prolo.followup.cli import app as followup_app
 from prolo.instruments.cli import score_command
-from prolo.interop.cli import import_command
+from prolo.interop.cli import export_app, import_app
 from prolo.reports.cli import report_command
 from prolo.security.cli import app as user_app
 from prolo.synth.cli import synth_command
@@ -30,7 +31,10 @@ app.add_typer(followup_app, name="followup")
 app.command("score")(score_command)
 app.command("report")(report_command)
 app.command("synth")(synth_command)
-app.command("import")(import_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 app.add_typer(user_app, name="user")
 

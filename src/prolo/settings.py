@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="Serve the public pages that need no account (/about, /about/figures, "
         "/about/questions, /practitioners/{id}); false answers them 404.",
     )
+    study_id_key: str | None = Field(
+        default=None,
+        description="Secret key of the study ids in exports (a keyed hash of the patient); "
+        "unset: a random key per export, so its ids link to no other export.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `prolo serve` listens on.")
     port: int = Field(default=8000, description="Port `prolo serve` listens on.")
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from prolo.security.policy import Forbidden
-from prolo.web.deps import ActorDep
+from prolo.web.deps import ActorDep, SessionDep
 
 router = APIRouter(prefix="/research", tags=["research"])
 
@@ -30,3 +30,24 @@ def deidentified_courses(
         "rows": len(table),
         "records": table.to_dict("records"),
     }
+
+
+fhir_router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+
+@fhir_router.get(
+    "/Patient/{patient_id}/$everything",
+    summary="Everything about one patient as a FHIR R4 Bundle (type collection)",
+    response_class=Response,
+    responses={200: {"content": {"application/fhir+json": {}}}},
+)
+def patient_everything(patient_id: int, session: SessionDep, actor: ActorDep) -> Response:
+    import json
+
+    from prolo.interop.fhir import everything
+    from prolo.registry import service
+    from prolo.registry.entities import ENTITIES
+
+    service.get_or_raise(session, ENTITIES["patient"], patient_id, actor=actor)
+    bundle = everything(session.connection(), patient_id)
+    return Response(json.dumps(bundle, default=str), media_type="application/fhir+json")

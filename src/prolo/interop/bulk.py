@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,9 +113,12 @@ class Importer:
         rows: Mapping[str, np.ndarray[Any, Any]] | None = None,
         sources: Mapping[str, str] | None = None,
         dry_run: bool = False,
+        on_write: Callable[[Connection], None] | None = None,
     ) -> BatchResult:
         """Validate every table of the batch, then write all of it or nothing (nothing at
-        all with ``dry_run``: validation only, as ``prolo import --check``)."""
+        all with ``dry_run``: validation only, as ``prolo import --check``). ``on_write`` runs
+        in the batch's transaction after its rows are written (e.g. to record their keys in
+        the system they came from)."""
         unknown = [name for name in frames if name not in TABLES]
         if unknown:
             raise DomainError(
@@ -154,6 +157,8 @@ class Importer:
                     result.written = {c.spec.name: len(c.rows) for c in checked}
                 return result
             self._write(connection, checked, sources, result.seconds)
+            if on_write is not None:
+                on_write(connection)
         result.written = {c.spec.name: len(c.rows) for c in checked}
         return result
 
