@@ -57,7 +57,15 @@ def walk_registry(live_database: str) -> WalkRegistry:
     run.to_database(live_database, WALK_PATIENTS, WALK_SEED, params.load(None))
     logins = {"admin": ("admin", LIVE_ADMIN_PASSWORD)}
     with transaction(engine_for(live_database)) as db:
-        site = db.scalars(select(m.Site).order_by(m.Site.id)).first()
+        # the synthetic registry's first course with a questionnaire (other tests may have
+        # added sites of their own to the same database, in any order)
+        course = db.scalars(
+            select(m.TreatmentCourse)
+            .where(m.TreatmentCourse.id.in_(select(Assessment.course_id)))
+            .order_by(m.TreatmentCourse.id)
+        ).first()
+        assert course is not None, "the synthetic registry has no course with a questionnaire"
+        site = db.get(m.Site, db.get(m.Patient, course.patient_id).site_id)  # type: ignore[union-attr]
         assert site is not None
         for role in ROLES[1:]:
             username, password = f"walk-{role}", f"correct horse walk {role}"
@@ -70,13 +78,6 @@ def walk_registry(live_database: str) -> WalkRegistry:
                 actor=system("walk set-up"),
             )
             logins[role] = (username, password)
-        course = db.scalars(
-            select(m.TreatmentCourse)
-            .join(m.Patient, m.Patient.id == m.TreatmentCourse.patient_id)
-            .where(m.Patient.site_id == site.id)
-            .order_by(m.TreatmentCourse.id)
-        ).first()
-        assert course is not None
         values: dict[str, int | str] = {
             "patient_id": course.patient_id,
             "course_id": course.id,
