@@ -49,6 +49,8 @@ def walk_registry(live_database: str) -> WalkRegistry:
     """A 40-patient synthetic registry plus one user per role at its first site."""
     from prolo.assessments.models import Assessment
     from prolo.db import engine_for, transaction
+    from prolo.followup import service as followup
+    from prolo.followup.models import DueQuestionnaire
     from prolo.registry import models as m
     from prolo.security import service as security
     from prolo.security.principal import system
@@ -78,7 +80,14 @@ def walk_registry(live_database: str) -> WalkRegistry:
                 actor=system("walk set-up"),
             )
             logins[role] = (username, password)
+        due = db.scalars(
+            select(DueQuestionnaire)
+            .where(DueQuestionnaire.course_id == course.id, DueQuestionnaire.status == "due")
+            .order_by(DueQuestionnaire.id)
+        ).first() or next(iter(followup.create_due(db, course)), None)
+        assert due is not None, "no questionnaire is due for the walk's course"
         values: dict[str, int | str] = {
+            "due_id": due.id,
             "patient_id": course.patient_id,
             "course_id": course.id,
             "practitioner_id": course.practitioner_id,
