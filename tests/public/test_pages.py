@@ -4,6 +4,7 @@ registry's figures withheld below the minimum volume."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -104,6 +105,12 @@ def test_registry_figures_and_a_practitioner_above_the_minimum(synthetic_registr
     # the completers' figure lies between the two bounds for the courses not followed
     assert bounds["missing_failure"] <= bounds["completers"] <= bounds["missing_success"]
     assert figures.registry_figures(synthetic_registry) is result  # cached
+    # once stale, the old figures are still served while a thread computes new ones
+    assert figures.registry_figures(synthetic_registry, max_age=0) is result
+    deadline = time.monotonic() + 60
+    while figures.registry_figures(synthetic_registry) is result:
+        assert time.monotonic() < deadline, "the figures were never refreshed"
+        time.sleep(0.1)
 
     with Session(engine_for(synthetic_registry)) as session:
         doctors = session.scalars(select(m.Practitioner.id)).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,14 @@ def log_in(page: Any, server: str, username: str, password: str) -> None:
 
 
 def check(page: Any, server: str, entry: CataloguedPage, path: str, shots: Path) -> dict[str, Any]:
+    started = time.perf_counter()
     response = page.goto(f"{server}{path}")
+    loaded = time.perf_counter()
     status = response.status if response is not None else None
     assert status == 200, f"{path} answered {status}"
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(RUN_AXE)
+    checked = time.perf_counter()
     name = f"{entry.role or 'public'}-{entry.name}".replace(" ", "-").replace("/", "-")
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     return {
@@ -63,6 +67,11 @@ def check(page: Any, server: str, entry: CataloguedPage, path: str, shots: Path)
         "role": entry.role or "public",
         "violations": violations,
         "sideways": page.evaluate("document.documentElement.scrollWidth") > PHONE["width"],
+        "seconds": {
+            "load": round(loaded - started, 2),
+            "axe": round(checked - loaded, 2),
+            "screenshot": round(time.perf_counter() - checked, 2),
+        },
     }
 
 
@@ -85,7 +94,7 @@ def test_every_page_passes_axe_on_a_phone(
         context.close()
     (shots / "axe.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     lines = [
-        f"{r['role']:<12} {r['path']:<60} "
+        f"{r['role']:<12} {r['path']:<52} {r['seconds']['load']:5.2f}s "
         + (", ".join(f"{v['id']} ({v['impact']})" for v in r["violations"]) or "none")
         for r in results
     ]

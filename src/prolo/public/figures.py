@@ -55,6 +55,7 @@ class PublicFigures:
 class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     entries: dict[str, tuple[float, PublicFigures]] = field(default_factory=dict)
+    refreshing: set[str] = field(default_factory=set)
 
 
 _cache = _Cache()
@@ -63,6 +64,7 @@ _cache = _Cache()
 def clear_cache() -> None:
     with _cache.lock:
         _cache.entries.clear()
+        _cache.refreshing.clear()
 
 
 def trial_rates() -> list[dict[str, Any]]:
@@ -117,7 +119,9 @@ def compute(url: str, definition: str = PUBLIC_DEFINITION) -> PublicFigures:
 
     parsed = parse(definition)
     table = course_table(url, measures=sorted(parsed.measures)).to_pandas()
-    result = estimand_table(table, parsed, with_models=len(table) > 0)
+    # 10 imputations (as the demo's report): the figure is public, cached, and must not keep
+    # its first visitor waiting longer than it has to
+    result = estimand_table(table, parsed, imputations=10, with_models=len(table) > 0)
     followed = int(result.completeness["followed"])
     estimates = [
         {**e.as_dict(), "label": ESTIMAND_LABELS.get(e.estimand, e.estimand)}
@@ -138,17 +142,33 @@ def compute(url: str, definition: str = PUBLIC_DEFINITION) -> PublicFigures:
     )
 
 
+def _refresh(url: str) -> PublicFigures:
+    started = time.monotonic()
+    try:
+        figures = compute(url)
+        with _cache.lock:
+            _cache.entries[url] = (started, figures)
+        return figures
+    finally:
+        with _cache.lock:
+            _cache.refreshing.discard(url)
+
+
 def registry_figures(url: str, *, max_age: float = CACHE_SECONDS) -> PublicFigures:
-    """The cached figures of the database at ``url``, recomputed when older than ``max_age``."""
-    now = time.monotonic()
+    """The cached figures of the database at ``url``. Only the very first visitor waits for
+    them; once they are older than ``max_age`` the stale figures are still served (the page
+    says when they were computed) while one background thread computes new ones."""
     with _cache.lock:
         hit = _cache.entries.get(url)
-    if hit is not None and now - hit[0] < max_age:
-        return hit[1]
-    figures = compute(url)
-    with _cache.lock:
-        _cache.entries[url] = (now, figures)
-    return figures
+        stale = hit is None or time.monotonic() - hit[0] >= max_age
+        start = stale and url not in _cache.refreshing
+        if start:
+            _cache.refreshing.add(url)
+    if hit is None:
+        return _refresh(url) if start else compute(url)
+    if start:
+        threading.Thread(target=_refresh, args=(url,), daemon=True).start()
+    return hit[1]
 
 
 @dataclass(frozen=True)
