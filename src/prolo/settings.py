@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="Seconds a request waits for its turn, a database connection or SQLite's "
         "write lock before it is answered 503 with Retry-After.",
     )
+    public_pages: bool = Field(
+        default=True,
+        description="Serve the public pages that need no account (/about, /about/figures, "
+        "/about/questions, /practitioners/{id}); false answers them 404.",
+    )
     study_id_key: str | None = Field(
         default=None,
         description="Secret key of the study ids in exports (a keyed hash of the patient); "

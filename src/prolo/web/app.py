@@ -60,6 +60,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.followup.worklist_pages import router as followup_pages_router
     from prolo.interop.api import fhir_router
     from prolo.interop.api import router as research_router
+    from prolo.public.pages import router as public_router
     from prolo.registry.pages import router as registry_pages
     from prolo.reports.api import router as reports_router
     from prolo.reports.pages import router as reports_pages_router
@@ -79,6 +80,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(questionnaire_router)
     app.include_router(followup_pages_router)
     app.include_router(pages.router)
+    app.include_router(public_router)
     app.include_router(assessment_pages)  # before the registry's /app/patients/{id}/{kind}
     app.include_router(registry_pages)
     for router in routers():

@@ -1,0 +1,1 @@
+"""Public pages: no account needed."""

@@ -1,0 +1,221 @@
+"""The figures the public pages show: the registry's own honest estimands (with completeness)
+and the trials' pooled responder proportions, and one practitioner's outcome figure.
+
+Computing the estimands reads every course, so a public figure is cached for
+``CACHE_SECONDS`` per database and the page says when it was computed. Below
+``MINIMUM_VOLUME`` followed courses no rate is shown at all: a handful of courses gives an
+interval too wide to mean anything and could point at single patients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from prolo.outcomes.practitioners import MINIMUM_VOLUME
+
+PUBLIC_DEFINITION = "pain50@6m"
+CACHE_SECONDS = 600.0
+
+ESTIMAND_LABELS = {
+    "completers": "Among courses followed at 6 months only (what anecdotes measure)",
+    "missing_failure": "Counting every course not followed as a failure (lower bound)",
+    "missing_success": "Counting every course not followed as a success (upper bound)",
+    "multiple_imputation": "Missing follow-ups imputed from similar courses (missing at random)",
+    "ipw": "Followed courses weighted by how likely each was to be followed",
+}
+
+
+@dataclass(frozen=True)
+class PublicFigures:
+    """The registry's figures for one definition, or only its counts when too few."""
+
+    definition: str
+    description: str
+    courses: int
+    followed: int
+    evaluable: int
+    completeness: dict[str, Any]
+    estimates: list[dict[str, Any]]
+    warnings: list[str]
+    trials: list[dict[str, Any]]
+    computed_at: dt.datetime
+    minimum_volume: int = MINIMUM_VOLUME
+    caveat: str = ""
+
+    @property
+    def enough(self) -> bool:
+        return self.followed >= self.minimum_volume
+
+
+@dataclass
+class _Cache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    entries: dict[str, tuple[float, PublicFigures]] = field(default_factory=dict)
+    refreshing: set[str] = field(default_factory=set)
+
+
+_cache = _Cache()
+
+
+def clear_cache() -> None:
+    with _cache.lock:
+        _cache.entries.clear()
+        _cache.refreshing.clear()
+
+
+def trial_rates() -> list[dict[str, Any]]:
+    """The trials' prolotherapy and control arms, pooled separately (responders at ~6 months)."""
+    from prolo.evidence.registry_beside_trials import trial_arm_rates
+
+    return [
+        {
+            "label": rate.label,
+            "estimate": rate.estimate,
+            "ci_lb": rate.ci_lb,
+            "ci_ub": rate.ci_ub,
+            "detail": rate.detail,
+        }
+        for rate in trial_arm_rates()
+    ]
+
+
+def pooled_odds_ratios() -> list[dict[str, Any]]:
+    """Each comparison's pooled odds ratio of responding (~6 months, random effects, REML)."""
+    import math
+
+    from prolo.evidence.errors import EvidenceInputError
+    from prolo.evidence.pooling import pool_bundled
+
+    rows = []
+    for comparison in ("prolotherapy_with_cointerventions", "prolotherapy_alone"):
+        try:
+            pooled = pool_bundled(comparison=comparison, outcome="binary", measure="OR")
+        except EvidenceInputError:
+            continue
+        fit: Any = pooled.fit
+        rows.append(
+            {
+                "comparison": comparison.replace("_", " "),
+                "trials": ", ".join(pooled.labels),
+                "k": len(pooled.labels),
+                "odds_ratio": math.exp(fit.estimate_),
+                "ci_lb": math.exp(fit.ci_lb_),
+                "ci_ub": math.exp(fit.ci_ub_),
+            }
+        )
+    return rows
+
+
+def compute(url: str, definition: str = PUBLIC_DEFINITION) -> PublicFigures:
+    """The registry's estimands over every site, without a cache."""
+    from prolo.evidence.registry_beside_trials import CAVEAT
+    from prolo.outcomes.definitions import parse
+    from prolo.outcomes.estimands import estimand_table
+    from prolo.outcomes.extract import course_table
+
+    parsed = parse(definition)
+    table = course_table(url, measures=sorted(parsed.measures)).to_pandas()
+    # 10 imputations (as the demo's report): the figure is public, cached, and must not keep
+    # its first visitor waiting longer than it has to
+    result = estimand_table(table, parsed, imputations=10, with_models=len(table) > 0)
+    followed = int(result.completeness["followed"])
+    estimates = [
+        {**e.as_dict(), "label": ESTIMAND_LABELS.get(e.estimand, e.estimand)}
+        for e in result.estimates
+    ]
+    return PublicFigures(
+        definition=result.definition,
+        description=result.description,
+        courses=len(table),
+        followed=followed,
+        evaluable=int(result.completeness["evaluable"]),
+        completeness=result.completeness,
+        estimates=estimates if followed >= MINIMUM_VOLUME else [],
+        warnings=result.warnings,
+        trials=trial_rates(),
+        computed_at=dt.datetime.now(dt.UTC),
+        caveat=CAVEAT,
+    )
+
+
+def _refresh(url: str) -> PublicFigures:
+    started = time.monotonic()
+    try:
+        figures = compute(url)
+        with _cache.lock:
+            _cache.entries[url] = (started, figures)
+        return figures
+    finally:
+        with _cache.lock:
+            _cache.refreshing.discard(url)
+
+
+def registry_figures(url: str, *, max_age: float = CACHE_SECONDS) -> PublicFigures:
+    """The cached figures of the database at ``url``. Only the very first visitor waits for
+    them; once they are older than ``max_age`` the stale figures are still served (the page
+    says when they were computed) while one background thread computes new ones."""
+    with _cache.lock:
+        hit = _cache.entries.get(url)
+        stale = hit is None or time.monotonic() - hit[0] >= max_age
+        start = stale and url not in _cache.refreshing
+        if start:
+            _cache.refreshing.add(url)
+    if hit is None:
+        return _refresh(url) if start else compute(url)
+    if start:
+        threading.Thread(target=_refresh, args=(url,), daemon=True).start()
+    return hit[1]
+
+
+@dataclass(frozen=True)
+class PractitionerFigure:
+    followed: int
+    evaluable: int
+    estimate: float | None
+    ci_lb: float | None
+    ci_ub: float | None
+    lower_bound: float | None
+    upper_bound: float | None
+    description: str
+    minimum_volume: int = MINIMUM_VOLUME
+
+    @property
+    def enough(self) -> bool:
+        return self.followed >= self.minimum_volume
+
+
+def practitioner_figure(
+    url: str, practitioner_id: int, definition: str = PUBLIC_DEFINITION
+) -> PractitionerFigure:
+    """One practitioner's success among followed courses with its 95% interval and the two
+    bounds for the courses not followed; the rate is withheld below the minimum volume."""
+    from prolo.outcomes.definitions import parse
+    from prolo.outcomes.estimands import estimand_table
+    from prolo.outcomes.extract import Filters, course_table
+
+    parsed = parse(definition)
+    table = course_table(
+        url,
+        measures=sorted(parsed.measures),
+        filters=Filters([], [practitioner_id], []),
+    ).to_pandas()
+    result = estimand_table(table, parsed, with_models=False)
+    followed = int(result.completeness["followed"])
+    enough = followed >= MINIMUM_VOLUME
+    completers = result.find("completers")
+    low = result.find("missing_failure")
+    high = result.find("missing_success")
+    return PractitionerFigure(
+        followed=followed,
+        evaluable=int(result.completeness["evaluable"]),
+        estimate=completers.estimate if enough and completers else None,
+        ci_lb=completers.ci_lb if enough and completers else None,
+        ci_ub=completers.ci_ub if enough and completers else None,
+        lower_bound=low.estimate if enough and low else None,
+        upper_bound=high.estimate if enough and high else None,
+        description=result.description,
+    )
