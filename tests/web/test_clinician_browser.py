@@ -115,6 +115,7 @@ def test_clinician_journey(
     on_chart(page)
 
     page.get_by_role("link", name="Add a session").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     choose(page, "Practitioner (required)", clinic["practitioner"])
     page.get_by_label("Session date (required)").fill(start)
     choose(page, "Agent (required)", "Dextrose")
