@@ -10,6 +10,7 @@ interval too wide to mean anything and could point at single patients.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ def clear_cache() -> None:
         _cache.refreshing.clear()
 
 
+@functools.cache
 def trial_rates() -> list[dict[str, Any]]:
     """The trials' prolotherapy and control arms, pooled separately (responders at ~6 months)."""
     from prolo.evidence.registry_beside_trials import trial_arm_rates
@@ -83,6 +85,7 @@ def trial_rates() -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
 def pooled_odds_ratios() -> list[dict[str, Any]]:
     """Each comparison's pooled odds ratio of responding (~6 months, random effects, REML)."""
     import math
@@ -154,21 +157,37 @@ def _refresh(url: str) -> PublicFigures:
             _cache.refreshing.discard(url)
 
 
-def registry_figures(url: str, *, max_age: float = CACHE_SECONDS) -> PublicFigures:
-    """The cached figures of the database at ``url``. Only the very first visitor waits for
-    them; once they are older than ``max_age`` the stale figures are still served (the page
-    says when they were computed) while one background thread computes new ones."""
+def _wait_for(url: str) -> PublicFigures:
+    """The figures another thread is computing now (or our own, should that thread fail)."""
+    while True:
+        with _cache.lock:
+            hit = _cache.entries.get(url)
+            running = url in _cache.refreshing
+        if hit is not None:
+            return hit[1]
+        if not running:
+            return compute(url)
+        time.sleep(0.05)
+
+
+def registry_figures(
+    url: str, *, max_age: float = CACHE_SECONDS, wait: bool = False
+) -> PublicFigures | None:
+    """The cached figures of the database at ``url``, or None while the first computation runs
+    (unless ``wait``). No visitor waits for them: a missing or stale entry (older than
+    ``max_age``) is recomputed by one background thread while the page says so, or shows the
+    stale figures with the time they were computed."""
     with _cache.lock:
         hit = _cache.entries.get(url)
         stale = hit is None or time.monotonic() - hit[0] >= max_age
         start = stale and url not in _cache.refreshing
         if start:
             _cache.refreshing.add(url)
-    if hit is None:
-        return _refresh(url) if start else compute(url)
+    if hit is None and wait:
+        return _refresh(url) if start else _wait_for(url)
     if start:
         threading.Thread(target=_refresh, args=(url,), daemon=True).start()
-    return hit[1]
+    return hit[1] if hit is not None else None
 
 
 @dataclass(frozen=True)

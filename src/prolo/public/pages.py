@@ -56,6 +56,8 @@ def about(request: Request) -> Response:
 def registry_figures(request: Request) -> Response:
     if off := _off(request):
         return off
+    from prolo.evidence.registry_beside_trials import CAVEAT
+
     result = figures.registry_figures(_database_url(request))
     return render(
         request,
@@ -65,7 +67,8 @@ def registry_figures(request: Request) -> Response:
         figures=result,
         max_age=figures.CACHE_SECONDS,
         pooled=figures.pooled_odds_ratios(),
-        arms=result.trials,
+        arms=figures.trial_rates(),
+        caveat=CAVEAT,
     )
 
 
