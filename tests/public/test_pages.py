@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -71,6 +72,8 @@ def test_practitioner_profile_shows_training_and_withholds_a_small_figure(
 ) -> None:
     record = f.treated_patient(db)
     doctor, person = record["practitioner"], record["patient"]
+    app: Any = anonymous.app
+    figures.registry_figures(app.state.engine.url.render_as_string(hide_password=False), wait=True)
     page = anonymous.get(f"/practitioners/{doctor.id}")
     assert page.status_code == 200
     text = " ".join(page.text.split())
@@ -123,12 +126,24 @@ def test_registry_figures_and_a_practitioner_above_the_minimum(synthetic_registr
         assert time.monotonic() < deadline, "the figures were never refreshed"
         time.sleep(0.1)
 
+    # every practitioner's figure comes from the same courses, counted once each
+    shares = result.practitioners.values()
+    assert sum(p.followed for p in shares) == result.followed
+    assert sum(p.evaluable for p in shares) == result.evaluable
+    shown_rates = [p for p in shares if p.enough]
+    withheld = [p for p in shares if not p.enough]
+    assert shown_rates and withheld, "the synthetic registry should have both kinds"
+    for p in shown_rates:
+        assert p.ci_lb is not None and p.ci_ub is not None and p.estimate is not None
+        assert p.ci_lb <= p.estimate <= p.ci_ub
+        assert p.lower_bound is not None and p.upper_bound is not None
+        assert p.lower_bound <= p.estimate <= p.upper_bound
+    assert all(p.estimate is None and p.ci_lb is None for p in withheld)
+
     with Session(engine_for(synthetic_registry)) as session:
-        doctors = session.scalars(select(m.Practitioner.id)).all()
         names = session.scalars(select(m.Patient.external_id)).all()
-    volumes = {d: figures.practitioner_figure(synthetic_registry, d) for d in doctors}
-    busy = max(volumes, key=lambda d: volumes[d].followed)
-    quiet = min(volumes, key=lambda d: volumes[d].followed)
+    busy = next(i for i, p in result.practitioners.items() if p.enough)
+    quiet = next(i for i, p in result.practitioners.items() if not p.enough)
     figures.clear_cache()
     for client in _client(synthetic_registry):
         assert "being computed" in client.get("/about/figures").text  # nobody waits
@@ -136,11 +151,9 @@ def test_registry_figures_and_a_practitioner_above_the_minimum(synthetic_registr
         assert "Follow-up completeness" in page and "95% interval" in page
         assert "fewer than" not in page
         shown = " ".join(client.get(f"/practitioners/{busy}").text.split())
-        if volumes[busy].enough:
-            assert re.search(r"95% interval \d+% to \d+%", shown)
+        assert re.search(r"95% interval \d+% to \d+%", shown)
         quiet_page = " ".join(client.get(f"/practitioners/{quiet}").text.split())
-        if not volumes[quiet].enough:
-            assert "Fewer than 20 followed courses" in quiet_page
+        assert "Fewer than 20 followed courses" in quiet_page
         for text in (page, shown, quiet_page):
             assert not any(re.search(rf"\b{re.escape(n)}\b", text) for n in names[:50])
 

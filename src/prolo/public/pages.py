@@ -98,7 +98,9 @@ def practitioner(request: Request, practitioner_id: int, db: SessionDep) -> Resp
             m.TreatmentCourse.retired_at.is_(None),
         )
     )
-    figure = figures.practitioner_figure(_database_url(request), practitioner_id)
+    # the registry's cached figures hold every practitioner's (computed in the background)
+    registry = figures.registry_figures(_database_url(request))
+    figure = registry.practitioner(practitioner_id) if registry is not None else None
     return render(
         request,
         "public/practitioner.html",
