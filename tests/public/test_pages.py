@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -71,6 +72,8 @@ def test_practitioner_profile_shows_training_and_withholds_a_small_figure(
 ) -> None:
     record = f.treated_patient(db)
     doctor, person = record["practitioner"], record["patient"]
+    app: Any = anonymous.app
+    figures.registry_figures(app.state.engine.url.render_as_string(hide_password=False), wait=True)
     page = anonymous.get(f"/practitioners/{doctor.id}")
     assert page.status_code == 200
     text = " ".join(page.text.split())
@@ -96,10 +99,21 @@ def _client(url: str) -> Iterator[TestClient]:
         yield client
 
 
+def figures_page(client: TestClient) -> str:
+    """The figures page once its figures are computed (in the background), spaces collapsed."""
+    deadline = time.monotonic() + 120
+    while "being computed" in (page := client.get("/about/figures").text):
+        assert time.monotonic() < deadline, "the figures were never computed"
+        time.sleep(0.2)
+    return " ".join(page.split())
+
+
 def test_registry_figures_and_a_practitioner_above_the_minimum(synthetic_registry: str) -> None:
     from prolo.db import engine_for
 
-    result = figures.registry_figures(synthetic_registry)
+    assert figures.registry_figures(synthetic_registry) is None  # computing in the background
+    result = figures.registry_figures(synthetic_registry, wait=True)
+    assert result is not None
     assert result.followed >= result.minimum_volume and result.enough
     bounds = {e["estimand"]: e["estimate"] for e in result.estimates}
     # the completers' figure lies between the two bounds for the courses not followed
@@ -108,26 +122,38 @@ def test_registry_figures_and_a_practitioner_above_the_minimum(synthetic_registr
     # once stale, the old figures are still served while a thread computes new ones
     assert figures.registry_figures(synthetic_registry, max_age=0) is result
     deadline = time.monotonic() + 60
-    while figures.registry_figures(synthetic_registry) is result:
+    while figures.registry_figures(synthetic_registry) in (result, None):
         assert time.monotonic() < deadline, "the figures were never refreshed"
         time.sleep(0.1)
 
+    # every practitioner's figure comes from the same courses, counted once each
+    shares = result.practitioners.values()
+    assert sum(p.followed for p in shares) == result.followed
+    assert sum(p.evaluable for p in shares) == result.evaluable
+    shown_rates = [p for p in shares if p.enough]
+    withheld = [p for p in shares if not p.enough]
+    assert shown_rates and withheld, "the synthetic registry should have both kinds"
+    for p in shown_rates:
+        assert p.ci_lb is not None and p.ci_ub is not None and p.estimate is not None
+        assert p.ci_lb <= p.estimate <= p.ci_ub
+        assert p.lower_bound is not None and p.upper_bound is not None
+        assert p.lower_bound <= p.estimate <= p.upper_bound
+    assert all(p.estimate is None and p.ci_lb is None for p in withheld)
+
     with Session(engine_for(synthetic_registry)) as session:
-        doctors = session.scalars(select(m.Practitioner.id)).all()
         names = session.scalars(select(m.Patient.external_id)).all()
-    volumes = {d: figures.practitioner_figure(synthetic_registry, d) for d in doctors}
-    busy = max(volumes, key=lambda d: volumes[d].followed)
-    quiet = min(volumes, key=lambda d: volumes[d].followed)
+    busy = next(i for i, p in result.practitioners.items() if p.enough)
+    quiet = next(i for i, p in result.practitioners.items() if not p.enough)
+    figures.clear_cache()
     for client in _client(synthetic_registry):
-        page = client.get("/about/figures").text
+        assert "being computed" in client.get("/about/figures").text  # nobody waits
+        page = figures_page(client)
         assert "Follow-up completeness" in page and "95% interval" in page
         assert "fewer than" not in page
         shown = " ".join(client.get(f"/practitioners/{busy}").text.split())
-        if volumes[busy].enough:
-            assert re.search(r"95% interval \d+% to \d+%", shown)
+        assert re.search(r"95% interval \d+% to \d+%", shown)
         quiet_page = " ".join(client.get(f"/practitioners/{quiet}").text.split())
-        if not volumes[quiet].enough:
-            assert "Fewer than 20 followed courses" in quiet_page
+        assert "Fewer than 20 followed courses" in quiet_page
         for text in (page, shown, quiet_page):
             assert not any(re.search(rf"\b{re.escape(n)}\b", text) for n in names[:50])
 
@@ -136,5 +162,5 @@ def test_a_small_registry_says_fewer_than_the_minimum(fresh_database_url: str) -
     result = figures.compute(fresh_database_url)
     assert not result.enough and result.estimates == []
     for client in _client(fresh_database_url):
-        page = " ".join(client.get("/about/figures").text.split())
+        page = figures_page(client)
         assert "fewer than 20 followed courses" in page

@@ -10,6 +10,7 @@ interval too wide to mean anything and could point at single patients.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,23 @@ ESTIMAND_LABELS = {
 
 
 @dataclass(frozen=True)
+class PractitionerFigure:
+    followed: int
+    evaluable: int
+    estimate: float | None
+    ci_lb: float | None
+    ci_ub: float | None
+    lower_bound: float | None
+    upper_bound: float | None
+    description: str
+    minimum_volume: int = MINIMUM_VOLUME
+
+    @property
+    def enough(self) -> bool:
+        return self.followed >= self.minimum_volume
+
+
+@dataclass(frozen=True)
 class PublicFigures:
     """The registry's figures for one definition, or only its counts when too few."""
 
@@ -45,6 +63,12 @@ class PublicFigures:
     computed_at: dt.datetime
     minimum_volume: int = MINIMUM_VOLUME
     caveat: str = ""
+    practitioners: dict[int, PractitionerFigure] = field(default_factory=dict)
+
+    def practitioner(self, practitioner_id: int) -> PractitionerFigure:
+        """The practitioner's figure; one with no course yet has none followed."""
+        none = PractitionerFigure(0, 0, None, None, None, None, None, self.description)
+        return self.practitioners.get(practitioner_id, none)
 
     @property
     def enough(self) -> bool:
@@ -67,6 +91,7 @@ def clear_cache() -> None:
         _cache.refreshing.clear()
 
 
+@functools.cache
 def trial_rates() -> list[dict[str, Any]]:
     """The trials' prolotherapy and control arms, pooled separately (responders at ~6 months)."""
     from prolo.evidence.registry_beside_trials import trial_arm_rates
@@ -83,6 +108,7 @@ def trial_rates() -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
 def pooled_odds_ratios() -> list[dict[str, Any]]:
     """Each comparison's pooled odds ratio of responding (~6 months, random effects, REML)."""
     import math
@@ -113,7 +139,7 @@ def pooled_odds_ratios() -> list[dict[str, Any]]:
 def compute(url: str, definition: str = PUBLIC_DEFINITION) -> PublicFigures:
     """The registry's estimands over every site, without a cache."""
     from prolo.evidence.registry_beside_trials import CAVEAT
-    from prolo.outcomes.definitions import parse
+    from prolo.outcomes.definitions import evaluate, parse
     from prolo.outcomes.estimands import estimand_table
     from prolo.outcomes.extract import course_table
 
@@ -139,6 +165,7 @@ def compute(url: str, definition: str = PUBLIC_DEFINITION) -> PublicFigures:
         trials=trial_rates(),
         computed_at=dt.datetime.now(dt.UTC),
         caveat=CAVEAT,
+        practitioners=practitioner_figures(table, evaluate(parsed, table)),
     )
 
 
@@ -154,68 +181,77 @@ def _refresh(url: str) -> PublicFigures:
             _cache.refreshing.discard(url)
 
 
-def registry_figures(url: str, *, max_age: float = CACHE_SECONDS) -> PublicFigures:
-    """The cached figures of the database at ``url``. Only the very first visitor waits for
-    them; once they are older than ``max_age`` the stale figures are still served (the page
-    says when they were computed) while one background thread computes new ones."""
+def _wait_for(url: str) -> PublicFigures:
+    """The figures another thread is computing now (or our own, should that thread fail)."""
+    while True:
+        with _cache.lock:
+            hit = _cache.entries.get(url)
+            running = url in _cache.refreshing
+        if hit is not None:
+            return hit[1]
+        if not running:
+            return compute(url)
+        time.sleep(0.05)
+
+
+def registry_figures(
+    url: str, *, max_age: float = CACHE_SECONDS, wait: bool = False
+) -> PublicFigures | None:
+    """The cached figures of the database at ``url``, or None while the first computation runs
+    (unless ``wait``). No visitor waits for them: a missing or stale entry (older than
+    ``max_age``) is recomputed by one background thread while the page says so, or shows the
+    stale figures with the time they were computed."""
     with _cache.lock:
         hit = _cache.entries.get(url)
         stale = hit is None or time.monotonic() - hit[0] >= max_age
         start = stale and url not in _cache.refreshing
         if start:
             _cache.refreshing.add(url)
-    if hit is None:
-        return _refresh(url) if start else compute(url)
+    if hit is None and wait:
+        return _refresh(url) if start else _wait_for(url)
     if start:
         threading.Thread(target=_refresh, args=(url,), daemon=True).start()
-    return hit[1]
+    return hit[1] if hit is not None else None
 
 
-@dataclass(frozen=True)
-class PractitionerFigure:
-    followed: int
-    evaluable: int
-    estimate: float | None
-    ci_lb: float | None
-    ci_ub: float | None
-    lower_bound: float | None
-    upper_bound: float | None
-    description: str
-    minimum_volume: int = MINIMUM_VOLUME
+def practitioner_figures(table: Any, evaluation: Any) -> dict[int, PractitionerFigure]:
+    """Per practitioner: success among followed courses with its 95% (Wilson) interval and the
+    two bounds for the courses not followed — withheld below the minimum volume of followed
+    courses, so that a handful of patients never makes a public figure."""
+    import numpy as np
+    import pandas as pd
 
-    @property
-    def enough(self) -> bool:
-        return self.followed >= self.minimum_volume
+    from prolo.outcomes.intervals import wilson
 
-
-def practitioner_figure(
-    url: str, practitioner_id: int, definition: str = PUBLIC_DEFINITION
-) -> PractitionerFigure:
-    """One practitioner's success among followed courses with its 95% interval and the two
-    bounds for the courses not followed; the rate is withheld below the minimum volume."""
-    from prolo.outcomes.definitions import parse
-    from prolo.outcomes.estimands import estimand_table
-    from prolo.outcomes.extract import Filters, course_table
-
-    parsed = parse(definition)
-    table = course_table(
-        url,
-        measures=sorted(parsed.measures),
-        filters=Filters([], [practitioner_id], []),
-    ).to_pandas()
-    result = estimand_table(table, parsed, with_models=False)
-    followed = int(result.completeness["followed"])
-    enough = followed >= MINIMUM_VOLUME
-    completers = result.find("completers")
-    low = result.find("missing_failure")
-    high = result.find("missing_success")
-    return PractitionerFigure(
-        followed=followed,
-        evaluable=int(result.completeness["evaluable"]),
-        estimate=completers.estimate if enough and completers else None,
-        ci_lb=completers.ci_lb if enough and completers else None,
-        ci_ub=completers.ci_ub if enough and completers else None,
-        lower_bound=low.estimate if enough and low else None,
-        upper_bound=high.estimate if enough and high else None,
-        description=result.description,
+    if len(table) == 0:
+        return {}
+    evaluable = np.asarray(evaluation.evaluable, dtype=bool)
+    followed = evaluable & np.asarray(evaluation.observed, dtype=bool)
+    success = np.where(followed, np.nan_to_num(np.asarray(evaluation.success, dtype=float)), 0.0)
+    frame = pd.DataFrame(
+        {
+            "practitioner_id": table["practitioner_id"].to_numpy(),
+            "evaluable": evaluable,
+            "followed": followed,
+            "success": success,
+        }
     )
+    result = {}
+    sums = frame.groupby("practitioner_id").sum()
+    counts = (sums[c].tolist() for c in ("evaluable", "followed", "success"))
+    columns = [sums.index.tolist(), *counts]
+    for practitioner_id, evaluable_n, followed_n, successes in zip(*columns, strict=True):
+        n, seen, won = int(evaluable_n), int(followed_n), float(successes)
+        enough = seen >= MINIMUM_VOLUME
+        low, high = wilson(won, seen) if enough else (None, None)
+        result[int(practitioner_id)] = PractitionerFigure(
+            followed=seen,
+            evaluable=n,
+            estimate=won / seen if enough else None,
+            ci_lb=low,
+            ci_ub=high,
+            lower_bound=won / n if enough else None,
+            upper_bound=(won + n - seen) / n if enough else None,
+            description=evaluation.definition.describe(),
+        )
+    return result

@@ -56,6 +56,8 @@ def about(request: Request) -> Response:
 def registry_figures(request: Request) -> Response:
     if off := _off(request):
         return off
+    from prolo.evidence.registry_beside_trials import CAVEAT
+
     result = figures.registry_figures(_database_url(request))
     return render(
         request,
@@ -65,7 +67,8 @@ def registry_figures(request: Request) -> Response:
         figures=result,
         max_age=figures.CACHE_SECONDS,
         pooled=figures.pooled_odds_ratios(),
-        arms=result.trials,
+        arms=figures.trial_rates(),
+        caveat=CAVEAT,
     )
 
 
@@ -95,7 +98,9 @@ def practitioner(request: Request, practitioner_id: int, db: SessionDep) -> Resp
             m.TreatmentCourse.retired_at.is_(None),
         )
     )
-    figure = figures.practitioner_figure(_database_url(request), practitioner_id)
+    # the registry's cached figures hold every practitioner's (computed in the background)
+    registry = figures.registry_figures(_database_url(request))
+    figure = registry.practitioner(practitioner_id) if registry is not None else None
     return render(
         request,
         "public/practitioner.html",
