@@ -277,6 +277,17 @@ def database(kind: str, folder: Path) -> Iterator[str]:
         yield url
 
 
+def server_problems(log: Path) -> list[str]:
+    """Lines of the server's log that are not routine (access lines, start and stop)."""
+    routine = ("INFO:", "Started server", "Waiting for application", "Application startup")
+    problems = Counter(
+        line.strip()[:160]
+        for line in log.read_text(errors="replace").splitlines()
+        if line.strip() and not line.lstrip().startswith(routine)
+    )
+    return [f"{n} x {line}" for line, n in problems.most_common(10)]
+
+
 def _questionnaire_requests(links: list[tuple[str, dict[str, str]]]) -> Request:
     remaining = iter(links)
 
@@ -301,7 +312,8 @@ def run_database(kind: str, levels: list[int], duration: float) -> list[Result]:
             ),
             "read": lambda http: http.get("/patients?limit=20&sort=-id", headers=read),
         }
-        server = ServeProcess(url)
+        server_log = Path(folder) / "server.log"
+        server = ServeProcess(url, log=server_log)
         try:
             for workload in ("write", "read"):
                 for clients in levels:
@@ -309,7 +321,7 @@ def run_database(kind: str, levels: list[int], duration: float) -> list[Result]:
                     results.append(
                         measure(server.base, clients, duration, requests[workload], result)
                     )
-            needed = 150
+            needed = 300
             for clients in levels:
                 # Links are made between levels (not timed): enough for twice the last rate.
                 links = questionnaire_links(url, clinic.site_id, needed)
@@ -319,6 +331,8 @@ def run_database(kind: str, levels: list[int], duration: float) -> list[Result]:
                 needed = max(needed, int(2.5 * duration * result.requests / result.elapsed))
         finally:
             server.stop()
+            for line in server_problems(server_log):
+                print(f"# server log ({kind}): {line}", flush=True)
         baseline = BaselineProcess(url)
         bare: dict[str, Request] = {
             "write": lambda http: http.post("/items", json={"name": f"B{next(serial):07d}"}),

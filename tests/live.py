@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -97,17 +98,22 @@ def patient_body(site_id: int, external_id: str) -> dict[str, object]:
 class ServeProcess:
     """`prolo serve` as a child process (so that it can be killed with SIGKILL)."""
 
-    def __init__(self, url: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "prolo.cli", "serve", "--database", url]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        output = log.open("ab") if log is not None else subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
             env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
         )
+        if not isinstance(output, int):
+            output.close()  # the child has its own copy
         # Generous: on a loaded 2-core machine importing the app alone has taken over a minute.
         deadline = time.monotonic() + 180
         while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -76,13 +79,86 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_pragmas(int(settings.queue_timeout * 1000)))
-        event.listen(engine, "begin", _sqlite_begin)
+        _take_turns_to_write(engine, WriterTurn(), settings.queue_timeout)
     return engine
 
 
-def _sqlite_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+class WriterTurn:
+    """A lock handed to waiters first come, first served (threading.Lock lets newcomers barge).
+
+    Why by hand: SQLite's own wait for its write lock (busy_timeout) is a sleep-and-retry
+    loop with sleeps growing to 100 ms, so with many writers a waiter keeps losing to newcomers
+    and a few requests wait for seconds while most take milliseconds. Writers of this process
+    take turns here first; other processes (a running import) are still waited for by
+    busy_timeout. No library offers a FIFO lock with a timeout for threads.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiting: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over just as the wait ran out: it is ours
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().set()  # handed over: stays held
+            else:
+                self._held = False
+
+
+TURN_KEY = "prolo_writer_turn"
+
+
+def _take_turns_to_write(engine: Engine, turn: WriterTurn, timeout: float) -> None:
+    """Writer transactions (``BEGIN IMMEDIATE``) of this engine take turns on ``turn``."""
+
+    def begin(connection: Any) -> None:
+        if not connection.get_execution_options().get(IMMEDIATE, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        if not turn.acquire(timeout):
+            # Answered 503 by the web app, as when SQLite's own busy timeout runs out.
+            raise OperationalError(
+                "BEGIN IMMEDIATE", {}, Exception("database is locked (waited for other writers)")
+            )
+        connection.info[TURN_KEY] = turn
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            end(connection)
+            raise
+
+    def end(connection: Any, *_: Any) -> None:
+        held = connection.info.pop(TURN_KEY, None)
+        if held is not None:
+            held.release()
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        # Never leave the turn held by a connection back in the pool (e.g. one invalidated
+        # mid-transaction, whose rollback event did not run).
+        held = record.info.pop(TURN_KEY, None)
+        if held is not None:
+            held.release()
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
+    event.listen(engine.pool, "checkin", checked_in)
 
 
 def writer(engine: Engine) -> Engine:
