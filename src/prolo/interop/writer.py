@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Table, text
 
 COPY_ROWS = 200_000
@@ -109,9 +111,22 @@ def _copy(connection: Connection, table: Table, columns: dict[str, pd.Series]) -
         cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy,
     ):
         for start in range(0, len(frame), COPY_ROWS):
-            buffer = io.StringIO()
-            frame.iloc[start : start + COPY_ROWS].to_csv(buffer, index=False, header=False)
-            copy.write(buffer.getvalue())
+            copy.write(_csv(frame.iloc[start : start + COPY_ROWS]))
+
+
+def _csv(frame: pd.DataFrame) -> bytes | str:
+    """The rows as CSV for ``COPY``: pyarrow's writer (several times pandas' speed); pandas
+    for a column Arrow cannot type (mixed Python objects). Nulls are empty and unquoted, empty
+    strings quoted — as PostgreSQL's CSV format reads them."""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False)
+        return buffer.getvalue()
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False))
+    return sink.getvalue()
 
 
 def bump_sequence(connection: Connection, table: Table) -> None:
