@@ -243,7 +243,8 @@ def duckdb_sql(folder: Path) -> tuple[int, int, int]:
 def _child(function: Callable[..., Any], argument: Any, queue: Any) -> None:
     # Imports are not what is measured: load them before the clock starts.
     import prolo.outcomes.estimands
-    import prolo.outcomes.extract  # noqa: F401
+    import prolo.outcomes.extract
+    import prolo.outcomes.store  # noqa: F401
 
     started = time.perf_counter()
     result = function(argument)

@@ -56,11 +56,16 @@ def _python_column(series: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(series):
         codes, days = pd.factorize(series, use_na_sentinel=True)  # few distinct dates
         text = np.empty(len(days) + 1, dtype=object)
-        text[:-1] = [d.strftime("%Y-%m-%d") for d in days]
+        # numpy formats the dates in C; a Python strftime per date was a tenth of the import.
+        stamps = pd.DatetimeIndex(days)
+        instants = np.asarray(stamps.tz_convert("UTC").tz_localize(None) if stamps.tz else stamps)
+        text[:-1] = np.datetime_as_string(instants.astype("datetime64[D]"), unit="D")
         return text[codes].tolist()  # type: ignore[no-any-return]
     if pd.api.types.is_bool_dtype(series) or str(series.dtype) == "boolean":
-        flags = _objects(series)
-        return [None if v is None else int(v) for v in flags]
+        missing = series.isna().to_numpy()
+        ints = series.fillna(False).astype(bool).to_numpy().astype(np.int64).astype(object)
+        ints[missing] = None
+        return ints.tolist()  # type: ignore[no-any-return]
     if series.dtype == object:
         if not series.isna().any():
             return series.tolist()
