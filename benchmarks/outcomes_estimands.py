@@ -5,6 +5,12 @@ scaled), a vectorised pandas one and hand-written DuckDB SQL over Parquet — al
 plus multiple imputation (m = 20) on 100k courses. Each measurement runs in its own process so
 that its peak memory (max RSS) is its own. Issue 6, item 9.
 
+The analysis store (issue 17) is measured per database: *cold* (no snapshot: the course table
+is extracted and written as Parquet, then the estimands), *warm* (snapshot current: read the
+Parquet file, estimands), the *refresh* after 1% of the courses changed (their NRS assessments
+re-stamped), and *after 1% changed* (refresh + read + estimands). Targets: warm ≤ 2× DuckDB's
+time, cold ≤ 6×, the 1% refresh ≤ 10% of a cold build.
+
     uv run python benchmarks/outcomes_estimands.py --sizes 100000 1000000 \
         --databases sqlite postgresql
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -101,13 +108,56 @@ def ours(url: str) -> tuple[int, int, int]:
     return c["evaluable"], c["observed"], c["successes"]
 
 
-def ours_with_imputation(url: str) -> tuple[int, int, int]:
+def ours_with_imputation(job: tuple[str, Path]) -> tuple[int, int, int]:
+    """Multiple imputation (m = 20) over the course table of a current store."""
     from prolo.outcomes.estimands import estimand_table
-    from prolo.outcomes.extract import course_table
+    from prolo.outcomes.store import analysis_table
 
-    table = estimand_table(course_table(url, measures=["nrs_back"]), DEFINITION, imputations=20)
+    url, folder = job
+    analysis = analysis_table(url, measures=["nrs_back"], directory=folder)
+    table = estimand_table(analysis.table, DEFINITION, imputations=20)
     c = table.counts
     return c["evaluable"], c["observed"], c["successes"]
+
+
+def from_store(job: tuple[str, Path]) -> tuple[int, int, int]:
+    """The estimands through the analysis store (refreshed first when stale), as reports do."""
+    from prolo.outcomes.estimands import estimand_table
+    from prolo.outcomes.store import analysis_table
+
+    url, folder = job
+    analysis = analysis_table(url, measures=["nrs_back"], directory=folder)
+    c = estimand_table(analysis.table, DEFINITION, with_models=False).counts
+    return c["evaluable"], c["observed"], c["successes"]
+
+
+def refresh_only(job: tuple[str, Path]) -> str:
+    from prolo.outcomes.store import refresh
+
+    url, folder = job
+    done = refresh(url, directory=folder)
+    return f"{done.kind}: {done.courses:,} rebuilt"
+
+
+def change_one_percent(url: str) -> None:
+    """Re-stamp the NRS assessments of every hundredth course (a correction, as far as the
+    store can tell)."""
+    import datetime as dt
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if url.startswith("sqlite") else now
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE assessments SET updated_at = :now "
+                "WHERE instrument = 'NRS' AND course_id % 100 = 0"
+            ),
+            {"now": stamp},
+        )
+    engine.dispose()
 
 
 def _days(folder: Path) -> pd.DataFrame:
@@ -193,7 +243,8 @@ def duckdb_sql(folder: Path) -> tuple[int, int, int]:
 def _child(function: Callable[..., Any], argument: Any, queue: Any) -> None:
     # Imports are not what is measured: load them before the clock starts.
     import prolo.outcomes.estimands
-    import prolo.outcomes.extract  # noqa: F401
+    import prolo.outcomes.extract
+    import prolo.outcomes.store  # noqa: F401
 
     started = time.perf_counter()
     result = function(argument)
@@ -230,15 +281,32 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     print(
-        f"{'courses':>10} {'implementation':<44}{'seconds':>9}{'peak MB':>9}"
+        f"{'courses':>10} {'implementation':<48}{'seconds':>9}{'peak MB':>9}"
         "  evaluable/followed/successes"
     )
     for size in args.sizes:
         urls = {kind: registry(kind, size) for kind in args.databases}
         folder = export_parquet(registry("sqlite", size), size)
         rows: list[tuple[str, float, float, Any]] = []
+        store_rows: dict[str, dict[str, float]] = {}
         for kind, url in urls.items():
             rows.append((f"prolo: {kind} → Polars → estimands", *measure(ours, url)))
+            store = OUT / f"analysis-{kind}-{size}"
+            shutil.rmtree(store, ignore_errors=True)
+            job = (url, store)
+            timed = {
+                "cold": measure(from_store, job),
+                "warm": measure(from_store, job),
+            }
+            shutil.rmtree(store, ignore_errors=True)
+            timed["cold build"] = measure(refresh_only, job)
+            change_one_percent(url)
+            timed["1% refresh"] = measure(refresh_only, job)
+            change_one_percent(url)
+            timed["after 1% changed"] = measure(from_store, job)
+            for stage, outcome in timed.items():
+                rows.append((f"prolo store {kind}: {stage}", *outcome))
+            store_rows[kind] = {stage: outcome[0] for stage, outcome in timed.items()}
         duck = measure(duckdb_sql, folder)
         rows.append(("DuckDB SQL over Parquet (the practical limit)", *duck))
         rows.append(("pandas vectorised over Parquet", *measure(pandas_vectorised, folder)))
@@ -255,15 +323,23 @@ def main() -> None:
         if size <= 100_000 and "sqlite" in urls:
             rows.append(
                 (
-                    "prolo with multiple imputation m=20 (sqlite)",
-                    *measure(ours_with_imputation, urls["sqlite"]),
+                    "prolo store, multiple imputation m=20 (sqlite)",
+                    *measure(
+                        ours_with_imputation, (urls["sqlite"], OUT / f"analysis-sqlite-{size}")
+                    ),
                 )
             )
         for name, seconds, peak, result in rows:
-            print(f"{size:>10,} {name:<44}{seconds:>9.2f}{peak:>9.0f}  {result}")
+            print(f"{size:>10,} {name:<48}{seconds:>9.2f}{peak:>9.0f}  {result}")
         best = duck[0]
         loop_seconds = next(r[1] for r in rows if r[0].startswith("pandas per-course"))
         vector_seconds = next(r[1] for r in rows if r[0].startswith("pandas vectorised"))
+        for kind, stages in store_rows.items():
+            print(
+                f"{'':>10} store {kind}: warm {stages['warm'] / best:.1f}× DuckDB (target ≤ 2), "
+                f"cold {stages['cold'] / best:.1f}× (≤ 6), 1% refresh "
+                f"{stages['1% refresh'] / stages['cold build']:.0%} of a cold build (≤ 10%)"
+            )
         for name, seconds, _, _ in rows:
             if name.startswith("prolo:"):
                 print(

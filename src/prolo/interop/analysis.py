@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 from prolo.instruments.definitions import catalogue
 from prolo.interop.deidentify import cap_ages, study_ids
 from prolo.outcomes.definitions import evaluate, parse
-from prolo.outcomes.extract import Filters, Source, course_table
+from prolo.outcomes.extract import Filters, Source
+from prolo.outcomes.store import analysis_table
 from prolo.outcomes.table import COVARIATES, MEASURES, TIME_POINTS
 
 Format = Literal["csv", "parquet"]
@@ -211,7 +212,8 @@ def write_assessments(
 def wide_courses(
     url: str, keys: pd.DataFrame, identified: bool, definitions: tuple[str, ...] = DEFINITIONS
 ) -> pd.DataFrame:
-    table = course_table(url).to_pandas()
+    # From the analysis store (refreshed first when stale), as the reports read it.
+    table = analysis_table(url).table.to_pandas()
     table = table.merge(
         keys[["course_id", "course", "study_id", "external_id"]], on="course_id", how="inner"
     )

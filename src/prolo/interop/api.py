@@ -19,10 +19,10 @@ def deidentified_courses(
     if actor.role not in ("researcher", "admin"):
         raise Forbidden(f"the {actor.role} role uses the identified records instead")
     from prolo.interop.deidentify import deidentify
-    from prolo.outcomes.extract import course_table
+    from prolo.outcomes.store import analysis_table
 
     url = request.app.state.engine.url.render_as_string(hide_password=False)
-    table = deidentify(course_table(url).to_pandas())
+    table = deidentify(analysis_table(url).table.to_pandas())
     if format == "csv":
         return Response(table.to_csv(index=False), media_type="text/csv")
     return {

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Table, text
 
 COPY_ROWS = 200_000
@@ -54,11 +56,16 @@ def _python_column(series: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(series):
         codes, days = pd.factorize(series, use_na_sentinel=True)  # few distinct dates
         text = np.empty(len(days) + 1, dtype=object)
-        text[:-1] = [d.strftime("%Y-%m-%d") for d in days]
+        # numpy formats the dates in C; a Python strftime per date was a tenth of the import.
+        stamps = pd.DatetimeIndex(days)
+        instants = np.asarray(stamps.tz_convert("UTC").tz_localize(None) if stamps.tz else stamps)
+        text[:-1] = np.datetime_as_string(instants.astype("datetime64[D]"), unit="D")
         return text[codes].tolist()  # type: ignore[no-any-return]
     if pd.api.types.is_bool_dtype(series) or str(series.dtype) == "boolean":
-        flags = _objects(series)
-        return [None if v is None else int(v) for v in flags]
+        missing = series.isna().to_numpy()
+        ints = series.fillna(False).astype(bool).to_numpy().astype(np.int64).astype(object)
+        ints[missing] = None
+        return ints.tolist()  # type: ignore[no-any-return]
     if series.dtype == object:
         if not series.isna().any():
             return series.tolist()
@@ -109,9 +116,22 @@ def _copy(connection: Connection, table: Table, columns: dict[str, pd.Series]) -
         cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy,
     ):
         for start in range(0, len(frame), COPY_ROWS):
-            buffer = io.StringIO()
-            frame.iloc[start : start + COPY_ROWS].to_csv(buffer, index=False, header=False)
-            copy.write(buffer.getvalue())
+            copy.write(_csv(frame.iloc[start : start + COPY_ROWS]))
+
+
+def _csv(frame: pd.DataFrame) -> bytes | str:
+    """The rows as CSV for ``COPY``: pyarrow's writer (several times pandas' speed); pandas
+    for a column Arrow cannot type (mixed Python objects). Nulls are empty and unquoted, empty
+    strings quoted — as PostgreSQL's CSV format reads them."""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False)
+        return buffer.getvalue()
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False))
+    return sink.getvalue()
 
 
 def bump_sequence(connection: Connection, table: Table) -> None:

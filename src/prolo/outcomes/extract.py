@@ -213,21 +213,28 @@ def _sqlite_arrow(path: str, sql: str) -> pa.Table:
     return pa.table({name: pa.array(column) for name, column in zip(names, columns, strict=True)})
 
 
+def _only(filters: Filters) -> str:
+    """The course restriction inside the per-course aggregates too: without it they would
+    aggregate every course before the join keeps the few asked for."""
+    return f"AND course_id IN ({_ints(filters.course_ids)})" if filters.course_ids else ""
+
+
 def _course_sql(source: Source, filters: Filters) -> str:
     index = "COALESCE(s.index_date, c.start_date)"
+    only = _only(filters)
     return f"""
     WITH s AS (
         SELECT course_id, MIN(session_date) AS index_date, COUNT(*) AS sessions_done
-        FROM injection_sessions WHERE retired_at IS NULL GROUP BY course_id
+        FROM injection_sessions WHERE retired_at IS NULL {only} GROUP BY course_id
     ), ci AS (
         SELECT course_id, AVG(adherence_percent) AS followup_therapy_adherence
-        FROM co_interventions WHERE retired_at IS NULL GROUP BY course_id
+        FROM co_interventions WHERE retired_at IS NULL {only} GROUP BY course_id
     ), tr AS (
         SELECT practitioner_id, MAX(CASE WHEN verified THEN 1 ELSE 0 END) AS trained
         FROM training_records WHERE retired_at IS NULL GROUP BY practitioner_id
     ), rc AS (
         SELECT course_id, MIN(event_date) AS first_recurrence
-        FROM recurrences WHERE retired_at IS NULL GROUP BY course_id
+        FROM recurrences WHERE retired_at IS NULL {only} GROUP BY course_id
     )
     SELECT c.id AS course_id, c.patient_id, p.site_id, c.practitioner_id, d.region,
         CAST({source.years_between(index, "p.birth_date")} AS REAL) AS age,
@@ -267,7 +274,7 @@ def _index_sql(filters: Filters) -> str:
     {joins}
     LEFT JOIN (
         SELECT course_id, MIN(session_date) AS first_injection
-        FROM injection_sessions WHERE retired_at IS NULL GROUP BY course_id
+        FROM injection_sessions WHERE retired_at IS NULL {_only(filters)} GROUP BY course_id
     ) s ON s.course_id = c.id
     WHERE {where}
     """
