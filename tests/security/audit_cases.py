@@ -471,3 +471,160 @@ PENDING: dict[tuple[str, str], str] = {
     ("POST", "/app/assessments/{record_id}"): "assessment correction page",
     ("POST", "/app/assessments/{record_id}/retire"): "assessment retire page",
 }
+
+# --- administrator's pages --------------------------------------------------------------
+
+
+def _admin_form(h: Harness, path: str, **fields: str) -> Call:
+    return Call(path, data={"csrf_token": h.page_login(), **fields}, client="browser")
+
+
+def _practitioner(h: Harness) -> int:
+    return int(f.practitioner(h.db).id)
+
+
+def _training(h: Harness) -> tuple[int, int]:
+    doctor = _practitioner(h)
+    record = world(h.db)["training_record"][0]
+    created = ENTITIES["training_record"].model(
+        **{
+            **record,
+            "practitioner_id": doctor,
+            "completed_on": f.days_ago(1000),
+            "verified": False,
+        }
+    )
+    h.db.add(created)
+    h.db.flush()
+    return doctor, int(created.id)
+
+
+def _admin_token_revoke(h: Harness) -> Call:
+    issued = security.issue_token(
+        h.db, username="researcher", scope="read", days=1, name=None, actor=system()
+    )
+    return _admin_form(h, f"/app/admin/tokens/{issued.token.id}/revoke")
+
+
+def _admin_training_verify(h: Harness) -> Call:
+    doctor, record = _training(h)
+    return _admin_form(h, f"/app/admin/practitioners/{doctor}/training/{record}/verify")
+
+
+ADMIN_PAGE_CASES = [
+    Case(
+        "POST",
+        "/app/admin/sites",
+        lambda h: _admin_form(h, "/app/admin/sites", code=f"PG{next(_serial)}", name="Page site"),
+        action="create",
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/practitioners",
+        lambda h: _admin_form(
+            h,
+            "/app/admin/practitioners",
+            name="Dr Page",
+            degree="MD",
+            specialty="pmr",
+            years_in_practice="9",
+        ),
+        action="create",
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/practitioners/{practitioner_id}/sites",
+        lambda h: _admin_form(
+            h,
+            f"/app/admin/practitioners/{_practitioner(h)}/sites",
+            site_id=str(h.identities.home_site_id),
+        ),
+        action="create",
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/practitioners/{practitioner_id}/training",
+        lambda h: _admin_form(
+            h,
+            f"/app/admin/practitioners/{_practitioner(h)}/training",
+            organization="other",
+            organization_other="Hackett Hemwall Patterson Foundation",
+            course="Basic prolotherapy",
+            completed_on="2020-03-01",
+            hours="24",
+        ),
+        action="create",
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/practitioners/{practitioner_id}/training/{training_id}/verify",
+        _admin_training_verify,
+        action="update",
+        before=True,
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/users",
+        lambda h: _admin_form(
+            h, "/app/admin/users", username=f"page{next(_serial)}", role="researcher"
+        ),
+        action="create",
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/users/{username}/disable",
+        lambda h: _admin_form(h, f"/app/admin/users/{h.user()[0]}/disable", reason="left"),
+        action="disable",
+        before=True,
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/users/{username}/reset",
+        lambda h: _admin_form(h, f"/app/admin/users/{h.user()[0]}/reset"),
+        action="password_reset",
+        before=True,
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/tokens",
+        lambda h: _admin_form(
+            h, "/app/admin/tokens", username="researcher", scope="read", days="30"
+        ),
+        action="token_create",
+        after=True,
+    ),
+    Case(
+        "POST",
+        "/app/admin/tokens/{token_id}/revoke",
+        _admin_token_revoke,
+        action="token_revoke",
+    ),
+    Case(
+        "POST",
+        "/app/admin/vocabularies/{name}",
+        lambda h: _admin_form(
+            h, "/app/admin/vocabularies/agent", code=f"page_{next(_serial)}", label="Page term"
+        ),
+        action="create",
+        after=True,
+    ),
+]
+CASES.extend(ADMIN_PAGE_CASES)
+PENDING.update(
+    {
+        ("POST", "/app/admin/schedule"): "schedule form (time-point rows); audited as "
+        "followup_schedule update, see tests/security/test_admin_pages.py",
+        ("POST", "/app/followup/{due_id}/phone"): "worklist: questionnaire taken by phone; "
+        "needs a due questionnaire",
+        ("POST", "/app/followup/{due_id}/send"): "worklist: send a link now; needs a due "
+        "questionnaire and a mailer stand-in",
+    }
+)
