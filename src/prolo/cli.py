@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from prolo.backup.cli import backup_command, restore_command
 from prolo.cli_common import DatabaseOption, database_url, fail
 from prolo.evidence.cli import app as evidence_app
 from prolo.followup.cli import app as followup_app
@@ -30,6 +31,8 @@ app.add_typer(followup_app, name="followup")
 app.command("score")(score_command)
 app.command("report")(report_command)
 app.command("synth")(synth_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 

@@ -13,6 +13,7 @@ class Simulated:
     table: pd.DataFrame
     true_rate: float  # pain50@6m among all evaluable courses, from complete data
     completers_rate: float
+    complete_6m: np.ndarray | None = None  # the 6-month score before drop-out
 
 
 def expit(x: np.ndarray) -> np.ndarray:
@@ -67,4 +68,4 @@ def simulate(n: int, seed: int, *, dropout: str = "mar", practitioners: int = 40
             "nrs_back_6m": np.where(observed, follow, np.nan),
         }
     )
-    return Simulated(table, float(truth.mean()), float(truth[observed].mean()))
+    return Simulated(table, float(truth.mean()), float(truth[observed].mean()), follow)

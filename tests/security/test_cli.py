@@ -91,3 +91,44 @@ def test_bad_user_input_is_one_clean_line(url: str, args: list[str], message: st
     assert result.exit_code == 1  # type: ignore[attr-defined]
     assert message in result.output  # type: ignore[attr-defined]
     assert "Traceback" not in result.output  # type: ignore[attr-defined]
+
+
+def test_an_administrator_resets_a_password_to_a_one_time_password(url: str) -> None:
+    run("init", url=url)
+    run(
+        "user",
+        "add",
+        "--username",
+        "res",
+        "--role",
+        "researcher",
+        "--password-stdin",
+        url=url,
+        stdin="a long enough passphrase\n",
+    )
+    with TestClient(create_app(url), base_url="https://testserver") as api:
+        assert (
+            api.post(
+                "/auth/login", json={"username": "res", "password": "a long enough passphrase"}
+            ).json()["must_change_password"]
+            is False
+        )
+        reset = run("user", "reset-password", "res", url=url)
+        assert reset.exit_code == 0, reset.output  # type: ignore[attr-defined]
+        one_time = reset.output.rsplit(": ", 1)[1].strip()  # type: ignore[attr-defined]
+        assert api.get("/auth/me").status_code == 401, "the old session must have ended"
+        refused = api.post(
+            "/auth/login", json={"username": "res", "password": "a long enough passphrase"}
+        )
+        assert refused.status_code == 401
+        again = api.post("/auth/login", json={"username": "res", "password": one_time})
+        assert again.status_code == 200 and again.json()["must_change_password"] is True
+
+        token = run("user", "token", "--username", "admin", "--scope", "admin", url=url)
+        admin = {"Authorization": f"Bearer {token.stdout.strip()}"}  # type: ignore[attr-defined]
+        by_api = api.post("/users/res/password-reset", headers=admin)
+        assert by_api.status_code == 200 and len(by_api.json()["one_time_password"]) >= 12
+        trail = api.get("/audit?entity=user", headers=admin)
+        actions = [row["action"] for row in trail.json()]
+        assert actions.count("password_reset") == 2
+        assert api.post("/users/nobody/password-reset", headers=admin).status_code == 404

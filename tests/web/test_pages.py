@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.orm import Session
 
 from prolo.registry import models as m
@@ -12,17 +13,28 @@ from tests import factories as f
 from tests.conftest import Identities
 
 
-def sign_in(client: TestClient, identities: Identities, role: str = "clinician") -> str:
-    response = client.post(
+def csrf_of(page: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def log_in(client: TestClient, username: str, password: str) -> Response:
+    """Post the login form as a browser does: open it first, send its CSRF token back."""
+    token = csrf_of(client.get("/login").text)
+    return client.post(
         "/login",
-        data={"username": role, "password": identities.passwords[role]},
+        data={"username": username, "password": password, "csrf_token": token},
         follow_redirects=False,
     )
+
+
+def sign_in(client: TestClient, identities: Identities, role: str = "clinician") -> str:
+    """Log in as ``role``; returns the session's CSRF token for the forms that follow."""
+    response = log_in(client, role, identities.passwords[role])
     assert response.status_code == 303 and response.headers["location"] == "/app"
-    page = client.get("/app").text
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
+    return csrf_of(client.get("/app").text)
 
 
 def test_pages_need_a_login(anonymous: TestClient) -> None:
@@ -32,9 +44,7 @@ def test_pages_need_a_login(anonymous: TestClient) -> None:
 
 
 def test_wrong_password_shows_the_reason(anonymous: TestClient) -> None:
-    response = anonymous.post(
-        "/login", data={"username": "clinician", "password": "nope nope nope"}
-    )
+    response = log_in(anonymous, "clinician", "nope nope nope")
     assert response.status_code == 401
     assert "wrong username or password" in response.text
     assert 'value="clinician"' in response.text
@@ -55,6 +65,7 @@ def test_clinician_sees_only_own_site_patients(
     assert "1 of 4 planned sessions" in detail.text and "dextrose 15.0%" in detail.text
     hidden = anonymous.get(f"/app/patients/{away['patient'].id}")
     assert hidden.status_code == 404 and "not found" in hidden.text
+    assert "<!doctype html>" in hidden.text  # the error page, not the API's problem+json
 
 
 def test_logout_needs_the_csrf_token(anonymous: TestClient, identities: Identities) -> None:
@@ -82,3 +93,17 @@ def test_evidence_page_lists_the_trials_and_their_forest_plots(
         "&outcome=binary&measure=OR"
     )
     assert plot.status_code == 200 and plot.headers["content-type"] == "image/svg+xml"
+
+
+def test_login_refuses_a_form_without_its_csrf_token(
+    anonymous: TestClient, identities: Identities
+) -> None:
+    page = anonymous.get("/")
+    assert page.url.path == "/login" and 'name="csrf_token"' in page.text
+    forged = anonymous.post(
+        "/login",
+        data={"username": "clinician", "password": identities.passwords["clinician"]},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403 and "log in again" in forged.text
+    assert log_in(anonymous, "clinician", identities.passwords["clinician"]).status_code == 303

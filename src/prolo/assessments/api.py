@@ -24,7 +24,7 @@ router = APIRouter(prefix="/assessments", tags=["assessments"])
 
 @router.post("", status_code=201, response_model=AssessmentRead, summary="Record an assessment")
 def create(body: AssessmentCreate, db: SessionDep, actor: ActorDep) -> Any:
-    record = service.create(db, body, actor=actor, source="clinic", schedule=schedule(db))
+    record = service.create(db, body, actor=actor, source=body.source, schedule=schedule(db))
     db.commit()
     return record
 

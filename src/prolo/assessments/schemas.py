@@ -27,6 +27,11 @@ class AssessmentCreate(BaseModel):
     score: float | None = Field(
         default=None, description="Only for legacy data without items; never with items."
     )
+    source: Literal["clinic", "tracing"] = Field(
+        default="clinic",
+        description='"tracing": answers obtained by tracing a course drawn for double sampling '
+        "(phone call or letter after a missed questionnaire).",
+    )
 
     @model_validator(mode="after")
     def _items_or_score(self) -> AssessmentCreate:
@@ -49,7 +54,7 @@ class AssessmentRead(ReadSchema):
     course_id: int | None
     instrument: str
     assessed_on: dt.date
-    source: Literal["clinic", "patient_link", "import"]
+    source: Literal["clinic", "patient_link", "phone", "import", "tracing"]
     items: list[Any] | None
     score: float | None
     raw_score: float | None

@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from prolo.followup import service
 from prolo.followup.completeness import completeness
@@ -92,3 +92,56 @@ def put_schedule(body: ScheduleIn, db: SessionDep, actor: ActorDep) -> Any:
     service.set_schedule(db, new, actor=actor)
     db.commit()
     return new.as_dict()
+
+
+class TraceIn(BaseModel):
+    time_point: str = Field(description="Follow-up time point, e.g. 6m.")
+    fraction: float = Field(gt=0, le=1, description="Share of the missed questionnaires to trace.")
+    seed: int = Field(description="Seed of the random draw: the same seed, the same sample.")
+
+
+class TraceOut(BaseModel):
+    draw_id: int | None
+    time_point: str
+    fraction: float
+    seed: int
+    eligible: int
+    sampled: int
+    probability: float
+    drawn_on: dt.date
+
+
+@router.post(
+    "/trace",
+    status_code=201,
+    response_model=TraceOut,
+    summary="Draw the tracing sample of a time point (coordinator or administrator)",
+)
+def draw_trace(body: TraceIn, db: SessionDep, actor: ActorDep) -> Any:
+    from prolo.followup import tracing
+
+    result = tracing.draw(
+        db,
+        actor=actor,
+        time_point=body.time_point,
+        fraction=body.fraction,
+        seed=body.seed,
+        today=dt.date.today(),
+    )
+    db.commit()
+    return result.as_dict()
+
+
+@router.get("/trace", summary="Tracing worklist: sampled courses to trace, and those traced")
+def trace_tasks(
+    db: SessionDep,
+    actor: ActorDep,
+    site_id: int | None = None,
+    state: Annotated[list[Literal["trace", "traced"]] | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    from prolo.followup import tracing
+
+    tasks = tracing.trace_tasks(
+        db, actor=actor, site_id=site_id, states=set(state) if state else None
+    )
+    return [t.as_dict() for t in tasks]

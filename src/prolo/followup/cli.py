@@ -74,3 +74,40 @@ def completeness_command(
             share = f"{row.proportion:.1%}" if row.proportion is not None else "-"
             ci = f"{low:.1%}–{high:.1%}" if low is not None and high is not None else "-"
             typer.echo(f"{row.key}\t{row.answered}\t{row.due}\t{share}\t{ci}")
+
+
+@app.command("trace")
+def trace(
+    time_point: Annotated[
+        str, typer.Option("--time-point", help="Follow-up time point, e.g. 6m.")
+    ] = "6m",
+    fraction: Annotated[
+        float, typer.Option(help="Share of the missed questionnaires to trace (0–1].")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the random draw (reproducible).")] = 1,
+    database: DatabaseOption = None,
+) -> None:
+    """Draw the tracing sample: a random share of the courses whose questionnaire at the time
+    point was missed, to be traced by phone or letter (double sampling)."""
+    from prolo.cli_common import fail
+    from prolo.db import engine_for, transaction
+    from prolo.errors import DomainError
+    from prolo.followup.tracing import draw
+    from prolo.security.principal import system
+
+    try:
+        with transaction(engine_for(database_url(database))) as session:
+            result = draw(
+                session,
+                actor=system(),
+                time_point=time_point,
+                fraction=fraction,
+                seed=seed,
+                today=dt.date.today(),
+            )
+    except DomainError as error:
+        fail(str(error), 2)
+    typer.echo(
+        f"{time_point}: drew {result.sampled} of {result.eligible} missed questionnaires "
+        f"(probability {result.probability:.3f}, seed {seed}); draw {result.draw_id}"
+    )

@@ -6,7 +6,14 @@
 - multiple_imputation: missing follow-ups imputed under missing-at-random (``imputation``),
   m completed data sets pooled on the logit scale by Rubin's rules;
 - ipw: followed courses weighted by the inverse of their estimated probability of being
-  followed (logistic model on baseline covariates), Hájek estimator.
+  followed (logistic model on baseline covariates), Hájek estimator;
+- double_sampling (only when traced questionnaires exist): responders plus a traced random
+  sample of the non-responders weighted by the inverse of its sampling fraction
+  (``double_sampling``), unbiased whatever the drop-out mechanism when the traced are found.
+
+Completers, the two bounds and completeness get intervals that account for the clustering of
+courses within practitioners (``intervals.clustered_proportion``: cluster-robust design effect,
+Wilson on the effective sample size; plain Wilson under 10 practitioners); each says which.
 
 Completeness (followed ÷ evaluable) is always reported; below 80% the completers figure is
 flagged as not trustworthy. Each interval is held against the claimed success band.
@@ -21,12 +28,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prolo.outcomes import imputation
+from prolo.outcomes import double_sampling, imputation
 from prolo.outcomes.definitions import Definition, Evaluation, disability_columns, evaluate, parse
-from prolo.outcomes.intervals import expit, logit, rubin, wilson
+from prolo.outcomes.intervals import (
+    ClusteredProportion,
+    clustered_proportion,
+    expit,
+    logit,
+    rubin,
+    wilson,
+)
 from prolo.outcomes.table import as_pandas, numeric, score_column
 
-ESTIMANDS = ("completers", "missing_failure", "missing_success", "multiple_imputation", "ipw")
+ESTIMANDS = (
+    "completers",
+    "missing_failure",
+    "missing_success",
+    "multiple_imputation",
+    "ipw",
+    "double_sampling",
+)
 CLAIM_BAND = (0.80, 0.90)
 COMPLETENESS_WARNING = 0.80
 MIN_PROPENSITY = 0.02  # weights are truncated at 1/0.02 = 50 so that no course dominates
@@ -57,6 +78,8 @@ class EstimandTable:
     counts: dict[str, int]
     claim_band: tuple[float, float]
     warnings: list[str] = field(default_factory=list)
+    tracing: dict[str, Any] | None = None  # double sampling's details, when traced data exist
+    clustering: dict[str, Any] | None = None  # design effects and the Wilson intervals beside
 
     def get(self, estimand: str) -> Estimate:
         """The named estimate; KeyError when it was not computed (e.g. no evaluable course)."""
@@ -77,6 +100,8 @@ class EstimandTable:
             "counts": self.counts,
             "claim_band": list(self.claim_band),
             "warnings": self.warnings,
+            **({"tracing": self.tracing} if self.tracing is not None else {}),
+            **({"clustering": self.clustering} if self.clustering is not None else {}),
         }
 
 
@@ -94,25 +119,69 @@ def verdict(low: float | None, high: float | None, band: tuple[float, float]) ->
 
 
 def _proportion(
-    definition: str, estimand: str, x: float, n: int, method: str, band: tuple[float, float]
-) -> Estimate:
-    low, high = wilson(x, n)
-    value = x / n if n else None
-    return Estimate(definition, estimand, value, low, high, x, n, method, verdict(low, high, band))
+    definition: str,
+    estimand: str,
+    y: np.ndarray[Any, Any],
+    clusters: np.ndarray[Any, Any] | None,
+    band: tuple[float, float],
+) -> tuple[Estimate, ClusteredProportion]:
+    """A proportion of 0/1 outcomes with its clustered (or, without clusters, Wilson) interval."""
+    if clusters is None:  # no practitioners known: plain Wilson
+        result = clustered_proportion(y, np.zeros(len(y)))
+        method = "Wilson 95% interval"
+    else:
+        result = clustered_proportion(y, clusters)
+        method = result.method
+    x = float(np.sum(y))
+    estimate = Estimate(
+        definition,
+        estimand,
+        result.estimate,
+        result.ci_lb,
+        result.ci_ub,
+        x,
+        len(y),
+        method,
+        verdict(result.ci_lb, result.ci_ub, band),
+    )
+    return estimate, result
 
 
-def simple_estimates(evaluation: Evaluation, band: tuple[float, float]) -> list[Estimate]:
-    """Completers and the two bounds — no model, vectorised counts."""
+def simple_estimates(
+    evaluation: Evaluation, band: tuple[float, float], table: pd.DataFrame | None = None
+) -> list[Estimate]:
+    """Completers and the two bounds — no model, vectorised counts; intervals clustered by
+    practitioner when the table has them."""
+    return [e for e, _ in _simple(evaluation, band, table)]
+
+
+def _simple(
+    evaluation: Evaluation, band: tuple[float, float], table: pd.DataFrame | None
+) -> list[tuple[Estimate, ClusteredProportion]]:
     name = evaluation.definition.name
-    n = int(evaluation.evaluable.sum())
-    followed = evaluation.evaluable & evaluation.observed
-    observed = int(followed.sum())
-    successes = float(np.nansum(evaluation.success[followed]))
-    method = "Wilson 95% interval"
+    evaluable = evaluation.evaluable
+    followed = evaluable & evaluation.observed
+    practitioner = (
+        table["practitioner_id"].to_numpy()
+        if table is not None and "practitioner_id" in table.columns
+        else None
+    )
+    success = np.nan_to_num(evaluation.success, nan=0.0)
+    missing = (evaluable & ~evaluation.observed).astype(float)
+
+    def clusters(mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
+        return practitioner[mask] if practitioner is not None else None
+
     return [
-        _proportion(name, "completers", successes, observed, method, band),
-        _proportion(name, "missing_failure", successes, n, method, band),
-        _proportion(name, "missing_success", successes + (n - observed), n, method, band),
+        _proportion(name, "completers", success[followed], clusters(followed), band),
+        _proportion(name, "missing_failure", success[evaluable], clusters(evaluable), band),
+        _proportion(
+            name,
+            "missing_success",
+            success[evaluable] + missing[evaluable],
+            clusters(evaluable),
+            band,
+        ),
     ]
 
 
@@ -177,13 +246,18 @@ def multiple_imputation(
     if followed < 2 or followed == n:
         reason = "nothing to impute" if followed == n else "too few followed courses to impute from"
         if followed == n:
-            return _proportion(
+            x = float(np.nansum(evaluation.success[evaluation.evaluable]))
+            low, high = wilson(x, n)
+            return Estimate(
                 d.name,
                 "multiple_imputation",
-                float(np.nansum(evaluation.success[evaluation.evaluable])),
+                x / n if n else None,
+                low,
+                high,
+                x,
                 n,
-                "no missing follow-up: " + reason,
-                band,
+                "Wilson 95% interval; no missing follow-up: " + reason,
+                verdict(low, high, band),
             )
         return Estimate(
             d.name, "multiple_imputation", None, None, None, None, n, reason, "no estimate"
@@ -280,23 +354,47 @@ def estimand_table(
     d = parse(definition) if isinstance(definition, str) else definition
     frame = as_pandas(table)
     evaluation = evaluate(d, frame)
-    estimates = simple_estimates(evaluation, claim_band)
+    simple = _simple(evaluation, claim_band, frame)
+    estimates = [e for e, _ in simple]
     if with_models and evaluation.evaluable.any():
         estimates.append(
             multiple_imputation(d, frame, evaluation, m=imputations, seed=seed, band=claim_band)
         )
         estimates.append(ipw(d, frame, evaluation, band=claim_band))
+    traced = double_sampling.estimate(d, frame, evaluation)
+    if traced is not None:
+        estimates.append(_double_sampling(d, traced, claim_band))
     counts = evaluation.counts()
     followed, n = counts["observed"], counts["evaluable"]
-    low, high = wilson(followed, n)
     share = followed / n if n else None
+    evaluable = evaluation.evaluable
+    clusters = (
+        frame["practitioner_id"].to_numpy()[evaluable]
+        if "practitioner_id" in frame.columns
+        else np.zeros(n)
+    )
+    follow = clustered_proportion(evaluation.observed[evaluable].astype(float), clusters)
     completeness = {
         "followed": followed,
         "evaluable": n,
         "proportion": share,
-        "ci_lb": low,
-        "ci_ub": high,
+        "ci_lb": follow.ci_lb,
+        "ci_ub": follow.ci_ub,
         "time_point": d.time_point,
+        "method": follow.method if "practitioner_id" in frame.columns else "Wilson 95% interval",
+        "design_effect": follow.design_effect,
+    }
+    clustering = {
+        "cluster": "practitioner",
+        "clusters": follow.clusters,
+        "design_effects": {
+            **{e.estimand: c.design_effect for e, c in simple},
+            "completeness": follow.design_effect,
+        },
+        "wilson": {
+            **{e.estimand: [c.wilson_lb, c.wilson_ub] for e, c in simple},
+            "completeness": [follow.wilson_lb, follow.wilson_ub],
+        },
     }
     warnings = []
     if share is not None and share < completeness_warning:
@@ -310,5 +408,38 @@ def estimand_table(
             "Not evaluable: " + "; ".join(f"{k[10:]} ({v})" for k, v in excluded.items())
         )
     return EstimandTable(
-        d.name, d.describe(), estimates, completeness, counts, claim_band, warnings
+        d.name,
+        d.describe(),
+        estimates,
+        completeness,
+        counts,
+        claim_band,
+        warnings,
+        tracing=traced.as_dict() if traced is not None else None,
+        clustering=clustering if "practitioner_id" in frame.columns else None,
+    )
+
+
+def _double_sampling(
+    d: Definition, traced: double_sampling.DoubleSampling, band: tuple[float, float]
+) -> Estimate:
+    share = f"{traced.found_share:.0%}" if traced.found_share is not None else "-"
+    undrawn = (
+        f"; {traced.undrawn} non-responders in no tracing draw are left out"
+        if traced.undrawn
+        else ""
+    )
+    return Estimate(
+        d.name,
+        double_sampling.ESTIMAND,
+        traced.estimate,
+        traced.ci_lb,
+        traced.ci_ub,
+        None,
+        traced.responders + traced.sampled,
+        f"responders plus a traced random sample of non-responders weighted by 1/sampling "
+        f"fraction (Frangakis & Rubin 2001); {traced.found} of {traced.sampled} traced found "
+        f"({share}); if the traced not found had all failed: {traced.if_not_found_failed:.1%}; "
+        f"linearised variance, logit scale{undrawn}",
+        verdict(traced.ci_lb, traced.ci_ub, band),
     )

@@ -289,23 +289,44 @@ def _dates(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     )
 
 
-def assessment_days(
-    source: Source, instruments: Sequence[str], windows: Schedule, filters: Filters
-) -> pl.DataFrame:
-    """(course_id, instrument, score, day) for the selected courses, day counted from day 0."""
+def day_zero(source: Source, filters: Filters) -> pl.DataFrame:
+    """(course_id, day0) of the selected courses: the first injection, else the planned start."""
     index_rows = source.query(_index_sql(filters))
-    raw = source.query(_assessment_sql(instruments))
-    if raw.num_rows == 0 or index_rows.num_rows == 0:
-        return pl.DataFrame(schema=ASSESSMENT_SCHEMA)
+    if index_rows.num_rows == 0:
+        return pl.DataFrame(schema={"course_id": pl.Int64, "day0": pl.Date})
     index_frame = pl.from_arrow(index_rows)
     assert isinstance(index_frame, pl.DataFrame)
-    index = _dates(index_frame, "start_date", "first_injection").select(
+    return _dates(index_frame, "start_date", "first_injection").select(
         pl.col("course_id").cast(pl.Int64),
         pl.coalesce("first_injection", "start_date").alias("day0"),
     )
+
+
+def assessment_days(
+    source: Source,
+    instruments: Sequence[str],
+    windows: Schedule,
+    filters: Filters,
+    *,
+    index: pl.DataFrame | None = None,
+    exclude: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """(course_id, instrument, score, day) for the selected courses, day counted from day 0;
+    rows matching ``exclude`` (course_id, instrument, assessed_on: the traced questionnaires,
+    which belong to the double-sampling estimate only) are left out."""
+    index = day_zero(source, filters) if index is None else index
+    raw = source.query(_assessment_sql(instruments))
+    if raw.num_rows == 0 or index.height == 0:
+        return pl.DataFrame(schema=ASSESSMENT_SCHEMA)
     frame = pl.from_arrow(raw)
     assert isinstance(frame, pl.DataFrame)
     frame = _dates(frame, "assessed_on").with_columns(pl.col("course_id").cast(pl.Int64))
+    if exclude is not None and exclude.height:
+        frame = frame.join(
+            exclude.select("course_id", "instrument", "assessed_on"),
+            on=["course_id", "instrument", "assessed_on"],
+            how="anti",
+        )
     lowest = min(t.start for t in windows.time_points)
     highest = max(t.end for t in windows.time_points)
     return (
@@ -355,10 +376,14 @@ def course_table(
     ``covariates=False`` reads only the assessments and day 0 of each course (enough for the
     estimands without models; courses with no assessment in any window are then absent, and
     they are not evaluable anyway)."""
+    from prolo.outcomes import tracing_extract
+
     source = Source(url)
     filters = filters or Filters()
     instruments = [MEASURES[m] for m in measures]
-    raw = assessment_days(source, instruments, windows, filters)
+    index = day_zero(source, filters)
+    members, traced = tracing_extract.read(source, instruments)
+    raw = assessment_days(source, instruments, windows, filters, index=index, exclude=traced)
     picked = pick_time_points(raw, windows)
     if covariates:
         courses = source.frame(_course_sql(source, filters), COURSE_SCHEMA)
@@ -380,6 +405,11 @@ def course_table(
     wanted = [f"{m}_{tp}" for m in measures for tp in windows.names()]
     missing = [pl.lit(None, dtype=pl.Float64).alias(c) for c in wanted if c not in table.columns]
     table = table.with_columns(missing)
+    if members.height:
+        tracing = tracing_extract.tracing_columns(
+            members, traced, index, windows, {code: name for name, code in MEASURES.items()}
+        )
+        table = table.join(tracing, on="course_id", how="left")
     return _finish(table, picked) if covariates else table
 
 

@@ -241,3 +241,37 @@ def _flush(session: Session, entity: Entity) -> None:
 def _integrity_reason(error: Exception) -> str:
     text = str(getattr(error, "orig", error)).splitlines()[0]
     return f"duplicate or inconsistent values ({text})"
+
+
+def search_patients(
+    session: Session,
+    *,
+    actor: Principal,
+    external_id: str = "",
+    name: str = "",
+    birth_date: dt.date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Active patients at the actor's sites whose external id starts with ``external_id``,
+    whose given or family name contains ``name`` (any case) and who were born on
+    ``birth_date``; newest first. Identifying columns may be searched here (staff only)."""
+    from prolo.registry.models import Patient
+
+    authorize(actor, "patient", READ)
+    query: Select[Any] = select(Patient).where(
+        visible(actor, Patient), Patient.retired_at.is_(None)
+    )
+    if external_id:
+        query = query.where(Patient.external_id.startswith(external_id, autoescape=True))
+    if name:
+        needle = name.lower()
+        query = query.where(
+            func.lower(Patient.family_name).contains(needle, autoescape=True)
+            | func.lower(Patient.given_name).contains(needle, autoescape=True)
+        )
+    if birth_date is not None:
+        query = query.where(Patient.birth_date == birth_date)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Patient.id.desc()).limit(limit).offset(offset))
+    return Page(list(rows), total, limit, offset)

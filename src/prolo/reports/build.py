@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from prolo.outcomes import sensitivity
 from prolo.outcomes.definitions import parse
 from prolo.outcomes.estimands import CLAIM_BAND, EstimandTable, estimand_table
 from prolo.outcomes.extract import Filters, course_table
@@ -32,6 +33,7 @@ class OutcomeReport:
     trajectories: list[Trajectory]
     claim_band: tuple[float, float]
     sections: dict[str, Any] = field(default_factory=dict)
+    sensitivity: list[sensitivity.Sensitivity] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         first = self.tables[0]
@@ -46,6 +48,7 @@ class OutcomeReport:
             "trajectories": [
                 {"measure": t.measure, "time_points": t.rows} for t in self.trajectories
             ],
+            "sensitivity": [s.as_dict() for s in self.sensitivity],
             **self.sections,
         }
 
@@ -91,6 +94,13 @@ def outcome_report(
         for d in parsed
     ]
     trajectories = [trajectory(table, m) for m in ("nrs_back", "odi", "ndi") if m in measures]
+    analyses = [
+        sensitivity.analyse(
+            d, table, claim_band=claim_band, imputations=min(imputations, 10), seed=seed
+        )
+        or sensitivity.nothing_to_adjust(d)
+        for d in parsed
+    ]
     report = OutcomeReport(
         filters={
             "site_ids": list(filters.site_ids),
@@ -101,6 +111,7 @@ def outcome_report(
         tables=tables,
         trajectories=trajectories,
         claim_band=claim_band,
+        sensitivity=analyses,
     )
     report.sections.update(extra_sections(url, table, filters, tables[0]))
     return report

@@ -19,7 +19,50 @@ LABELS = {
     "missing_success": "Missing = success",
     "multiple_imputation": "Multiple imputation (MAR)",
     "ipw": "Inverse probability weighting",
+    "double_sampling": "Double sampling (traced non-responders)",
 }
+
+
+def sensitivity(analysis: Any, band: tuple[float, float]) -> Figure:
+    """Delta-adjusted estimate against δ with its 95% band, the claimed band and the tipping
+    point (``outcomes.sensitivity.Sensitivity``)."""
+    rows = analysis.grid
+    figure, axis = plt.subplots(figsize=(7.5, 3.4))
+    deltas = [r["delta"] for r in rows]
+    axis.axhspan(
+        band[0] * 100,
+        band[1] * 100,
+        color="#f4b400",
+        alpha=0.25,
+        label=f"claimed success {band[0]:.0%}–{band[1]:.0%}",
+    )
+    axis.fill_between(
+        deltas,
+        [r["ci_lb"] * 100 for r in rows],
+        [r["ci_ub"] * 100 for r in rows],
+        color="#0b5394",
+        alpha=0.2,
+        label="95% interval",
+    )
+    axis.plot(deltas, [r["estimate"] * 100 for r in rows], "-o", color="#0b5394", ms=3)
+    axis.axvline(0, color="#666666", lw=0.8, ls=":")
+    tip = analysis.tipping_point.get("delta")
+    if tip is not None:
+        axis.axvline(tip, color="#cc0000", lw=1.2, ls="--", label=f"tipping point δ = {tip:.2g}")
+    from prolo.outcomes.sensitivity import SCALE_NAMES
+
+    unit = (
+        f"points on the {SCALE_NAMES.get(analysis.measure, analysis.measure)}"
+        if analysis.scale == "score"
+        else "log-odds of success"
+    )
+    axis.set_xlabel(f"δ: how much worse non-responders did than similar responders ({unit})")
+    axis.set_ylabel("success, %")
+    axis.set_ylim(0, 100)
+    axis.set_title(f"{analysis.definition}: sensitivity to missing-not-at-random", fontsize=10)
+    axis.legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    return figure
 
 
 def estimands_against_claim(table: EstimandTable) -> Figure:

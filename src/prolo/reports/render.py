@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -15,6 +16,9 @@ def _figures(report: OutcomeReport) -> dict[str, object]:
     made: dict[str, object] = {
         f"estimands_{i}": figures.estimands_against_claim(t) for i, t in enumerate(report.tables)
     }
+    for i, analysis in enumerate(report.sensitivity):
+        if analysis.grid:
+            made[f"sensitivity_{i}"] = figures.sensitivity(analysis, report.claim_band)
     made["flow"] = figures.flow(report.sections["flow"])
     for t in report.trajectories:
         made[f"trajectory_{t.measure}"] = figures.trajectory(t.rows, t.measure)
@@ -70,6 +74,12 @@ def pdf(report: OutcomeReport, path: Path) -> None:
                     f"({e.ci_lb:.1%}–{e.ci_ub:.1%}), n={e.denominator}; {e.verdict}"
                 )
             lines.extend(f"  ! {w}" for w in t.warnings)
+            lines.extend(
+                "  " + chunk
+                for s in report.sensitivity
+                if s.definition == t.definition
+                for chunk in textwrap.wrap("Sensitivity: " + s.tipping_point["text"], 110)
+            )
             lines.append("")
         page.text(0.06, 0.97, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
         document.savefig(page)

@@ -12,6 +12,7 @@ from prolo.security.schemas import (
     LoginResult,
     Me,
     PasswordChange,
+    PasswordReset,
     TokenCreate,
     TokenIssued,
     TokenRead,
@@ -112,6 +113,17 @@ def disable_user(
     user = service.disable_user(db, username=username, reason=body.reason, actor=principal)
     db.commit()
     return _user_read(user, [])
+
+
+@router.post(
+    "/users/{username}/password-reset",
+    response_model=PasswordReset,
+    summary="Give a user a one-time password, to be changed at their next login",
+)
+def reset_password(username: str, principal: CurrentUser, db: SessionDep) -> Any:
+    password = service.reset_password(db, username=username, actor=principal)
+    db.commit()
+    return PasswordReset(username=username, one_time_password=password)
 
 
 def _token_read(token: ApiToken, username: str) -> dict[str, Any]:

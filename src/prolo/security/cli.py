@@ -124,3 +124,22 @@ def revoke(
     except DomainError as error:
         fail(str(error))
     typer.echo(f"revoked token {token_id}")
+
+
+@app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Give a user a one-time password (printed once); they must change it at next login."""
+    from prolo.db import engine_for, transaction
+    from prolo.errors import DomainError
+    from prolo.security import service
+    from prolo.security.principal import system
+
+    try:
+        with transaction(engine_for(database_url(database))) as session:
+            password = service.reset_password(session, username=username, actor=system())
+    except DomainError as error:
+        fail(str(error))
+    typer.echo(f"one-time password for {username} (shown once; change it at login): {password}")

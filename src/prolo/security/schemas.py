@@ -56,6 +56,11 @@ class DisableRequest(Strict):
     reason: str = Field(min_length=3, max_length=2000)
 
 
+class PasswordReset(BaseModel):
+    username: str
+    one_time_password: str = Field(description="Shown once; the user must change it at login")
+
+
 class TokenCreate(Strict):
     username: str
     scope: Literal["read", "write", "admin"]

@@ -157,6 +157,37 @@ def disable_user(session: Session, *, username: str, reason: str, actor: Princip
     return user
 
 
+def reset_password(session: Session, *, username: str, actor: Principal) -> str:
+    """Give ``username`` a new one-time password (returned once), to be changed at next login.
+
+    The user's open web sessions end, so whoever knew the old password is signed out; API tokens
+    stay valid (they are revoked separately). Audited without the password itself.
+    """
+    require_admin(actor)
+    user = get_user(session, username)
+    if not user.active:
+        raise invalid("username", "is disabled; a disabled user's password cannot be reset")
+    password = passwords.one_time_password()
+    user.password_hash = passwords.hash_password(password)
+    user.must_change_password = True
+    user.failed_logins = 0
+    for web in session.scalars(
+        select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
+    ):
+        web.ended_at = now()
+    session.flush()
+    audit.write(
+        session,
+        actor=actor.username,
+        action="password_reset",
+        entity="user",
+        entity_id=user.id,
+        before={"must_change_password": False},
+        after={"must_change_password": True},
+    )
+    return password
+
+
 def change_password(session: Session, *, user: User, old: str, new: str) -> None:
     if not passwords.verify_password(user.password_hash, old):
         raise invalid("old_password", "is not the current password")

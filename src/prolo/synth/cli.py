@@ -30,6 +30,19 @@ def synth_command(
             show_default=False,
         ),
     ] = None,
+    trace_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Trace this fraction of the missed questionnaires of each time point (a random "
+            "sample, double sampling); 0: no tracing.",
+        ),
+    ] = 0.0,
+    trace_found: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of the traced courses that are found."),
+    ] = 0.0,
     out: Annotated[
         Path | None, typer.Option(help="Write Parquet files to this folder instead of a database.")
     ] = None,
@@ -48,6 +61,10 @@ def synth_command(
 
     try:
         chosen = params_module.load(params, mnar=mnar)
+        if trace_fraction > 0:
+            chosen = params_module.merged(
+                chosen, {"tracing": {"fraction": trace_fraction, "found": trace_found}}
+            )
     except (OSError, ValueError) as error:
         fail(f"cannot read the parameters: {error}")
     started = time.perf_counter()

@@ -16,6 +16,7 @@ from prolo.interop.tables import TABLE_ORDER
 from prolo.synth import clinics as clinics_module
 from prolo.synth import outcomes as outcomes_module
 from prolo.synth import patients as patients_module
+from prolo.synth import tracing as tracing_module
 from prolo.synth.params import Params
 from prolo.synth.truth import Truth
 
@@ -39,6 +40,7 @@ class Synthesis:
         for name, frame in self.clinics.tables.items():
             self.next_id[name] = self.first_id[name] + len(frame)
         self.outcomes: list[tuple[patients_module.Chunk, outcomes_module.Outcomes]] = []
+        self.tracing = tracing_module.TracingTally()
 
     @property
     def chunk_size(self) -> int:
@@ -57,6 +59,13 @@ class Synthesis:
         out = outcomes_module.simulate(rng, chunk, self.clinics, self.params)
         chunk.tables["assessments"] = outcomes_module.assessment_rows(rng, chunk, out, self.params)
         chunk.tables["work_statuses"] = outcomes_module.work_statuses(rng, chunk, out)
+        if tracing_module.enabled(self.params):
+            traced = tracing_module.trace(number, self.seed, chunk, out, self.params, self.tracing)
+            chunk.tables["assessments"] = pd.concat(
+                [chunk.tables["assessments"], traced], ignore_index=True
+            ).sort_values(
+                ["course_id", "assessed_on", "instrument"], kind="stable", ignore_index=True
+            )
         self.truth.add(chunk, out)
         if self.keep_outcomes:
             self.outcomes.append((chunk, out))

@@ -13,6 +13,7 @@ from prolo.errors import DomainError, FieldError
 from prolo.interop.bulk import Importer
 from prolo.interop.tables import TABLE_ORDER
 from prolo.security.principal import system
+from prolo.synth import tracing
 from prolo.synth.generate import Synthesis
 from prolo.synth.params import Params
 
@@ -55,7 +56,43 @@ def to_database(
         if progress is not None:
             progress(size)
     report.truth = synthesis.truth.as_dict()
+    if tracing.enabled(params):
+        write_draws(url, synthesis, params, seed)
+        report.truth["tracing"] = synthesis.tracing.as_dict(params)
     return report
+
+
+def write_draws(url: str, synthesis: Synthesis, params: Params, seed: int) -> None:
+    """The simulated tracing draws (one per time point and chunk) into the tracing tables."""
+    import datetime as dt
+
+    from prolo.db import engine_for, transaction
+    from prolo.followup.tracing import record_draw
+
+    as_of = dt.date.fromisoformat(params["as_of"])
+    engine = engine_for(url)
+    try:
+        with transaction(engine) as session:
+            for frame in synthesis.tracing.members:
+                if frame.empty:
+                    continue
+                record_draw(
+                    session,
+                    actor="synth",
+                    time_point=str(frame["time_point"].iloc[0]),
+                    fraction=float(params["tracing"]["fraction"]),
+                    seed=seed,
+                    drawn_on=as_of,
+                    members=list(
+                        zip(
+                            frame["course_id"].astype(int).tolist(),
+                            frame["sampled"].astype(bool).tolist(),
+                            strict=True,
+                        )
+                    ),
+                )
+    finally:
+        engine.dispose()
 
 
 def to_parquet(
@@ -73,4 +110,11 @@ def to_parquet(
         if progress is not None:
             progress(size)
     report.truth = synthesis.truth.as_dict()
+    if tracing.enabled(params) and synthesis.tracing.members:
+        # For reference only: ``prolo import`` does not read the draws (they are not clinical
+        # data); ``prolo synth`` into a database writes them to the tracing tables.
+        folder = directory / "tracing_members"
+        folder.mkdir(parents=True, exist_ok=True)
+        pd.concat(synthesis.tracing.members).to_parquet(folder / "part-00000.parquet", index=False)
+        report.truth["tracing"] = synthesis.tracing.as_dict(params)
     return report

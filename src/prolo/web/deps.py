@@ -92,6 +92,7 @@ def get_principal(request: Request, db: SessionDep, csrf_field: CsrfField) -> Pr
         raise Unauthenticated("send 'Authorization: Bearer <token>' or log in")
     active = _by_cookie(request, db, cookie)
     request.state.csrf_token = active.csrf_token
+    request.state.principal = active.principal  # for the error page's navigation bar
     if request.method not in SAFE_METHODS:
         given = request.headers.get(CSRF_HEADER, csrf_field)
         if not csrf_matches(active.csrf_token, given):

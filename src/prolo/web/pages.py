@@ -1,32 +1,35 @@
-"""HTML pages for staff: log in and out, the dashboard, patients and their courses.
+"""The shell of the staff pages: log in and out, change the password, the home page, evidence.
 
-Each page shows what a JSON endpoint of the API also returns; pages use the browser session
-(cookie + CSRF token on every form), never bearer tokens.
+Pages use the browser session (cookie + CSRF token on every form, the login form included),
+never bearer tokens. Each domain keeps its own pages (``registry/pages.py``,
+``followup/pages.py``...); this module holds what every signed-in user shares.
 """
 
+from __future__ import annotations
+
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from prolo.errors import DomainError
 from prolo.registry import service
 from prolo.registry.entities import ENTITIES
 from prolo.security import login
+from prolo.security.models import User
 from prolo.security.principal import Principal
-from prolo.security.service import Unauthenticated
+from prolo.security.service import Unauthenticated, change_password
 from prolo.settings import get_settings
 from prolo.web.deps import SESSION_COOKIE, OptionalUser, SessionDep
-from prolo.web.render import render, templates
+from prolo.web.render import PageUser, render, templates
 
 __all__ = ["router", "templates"]
 
 router = APIRouter(include_in_schema=False)
-
-
-def _render(request: Request, name: str, principal: Principal | None, **context: Any) -> Response:
-    return render(request, name, principal, **context)
+# The login form's CSRF token before there is a session: a random value in a cookie that the
+# form must echo (double submit), so another site cannot sign a browser into its own account.
+LOGIN_CSRF_COOKIE = "prolo_login_csrf"
 
 
 def _to_login() -> RedirectResponse:
@@ -38,9 +41,24 @@ def home() -> RedirectResponse:
     return RedirectResponse("/app", status_code=303)
 
 
+def _login_page(request: Request, *, status_code: int = 200, **context: Any) -> Response:
+    token = secrets.token_urlsafe(32)
+    request.state.csrf_token = token
+    response = render(request, "login.html", None, status_code=status_code, **context)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        secure=get_settings().cookie_secure,
+        samesite="strict",
+        path="/login",
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    return _render(request, "login.html", None)
+    return _login_page(request)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -49,17 +67,26 @@ def login_submit(
     db: SessionDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not login.csrf_matches(expected, csrf_token):
+        return _login_page(
+            request,
+            status_code=403,
+            error="The login form expired or came from elsewhere; please log in again.",
+            username=username,
+        )
     try:
         user = login.check_password(db, username=username, password=password)
     except Unauthenticated as error:
         db.commit()  # failures and locks are kept
-        response = _render(request, "login.html", None, error=error.title, username=username)
-        response.status_code = 401
-        return response
+        return _login_page(request, status_code=401, error=error.title, username=username)
     started = login.start_session(db, user)
     db.commit()
-    redirect = RedirectResponse("/app", status_code=303)
+    redirect = RedirectResponse(
+        "/app/password" if user.must_change_password else "/app", status_code=303
+    )
     redirect.set_cookie(
         SESSION_COOKIE,
         started.cookie,
@@ -68,6 +95,7 @@ def login_submit(
         samesite="strict",
         path="/",
     )
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return redirect
 
 
@@ -82,10 +110,59 @@ def logout(request: Request, db: SessionDep, principal: OptionalUser) -> Respons
     return response
 
 
+def _must_change(db: SessionDep, principal: Principal) -> bool:
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    return bool(user and user.must_change_password)
+
+
+@router.get("/app/password", response_class=HTMLResponse)
+def password_form(request: Request, db: SessionDep, principal: PageUser) -> Response:
+    return render(
+        request, "password.html", principal, db=db, forced=_must_change(db, principal), errors={}
+    )
+
+
+@router.post("/app/password", response_class=HTMLResponse)
+def password_submit(
+    request: Request,
+    db: SessionDep,
+    principal: PageUser,
+    old_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    """The service checks the old password and the policy; the page only checks the repeat."""
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    errors: dict[str, str] = {}
+    if user is None:
+        errors["old_password"] = "this account has no password to change"
+    elif new_password != confirm_password:
+        errors["confirm_password"] = "does not match the new password"
+    else:
+        try:
+            change_password(db, user=user, old=old_password, new=new_password)
+        except DomainError as error:
+            errors = {e.field: e.reason for e in error.errors}
+    if errors:
+        return render(
+            request,
+            "password.html",
+            principal,
+            db=db,
+            status_code=422,
+            forced=_must_change(db, principal),
+            errors=errors,
+        )
+    db.commit()
+    return RedirectResponse("/app?changed=password", status_code=303)
+
+
 @router.get("/app", response_class=HTMLResponse)
-def dashboard(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
-    if principal is None:
-        return _to_login()
+def dashboard(request: Request, db: SessionDep, principal: PageUser) -> Response:
+    if principal.role == "clinician":
+        from prolo.registry.pages import clinician_home
+
+        return clinician_home(request, db, principal)
     counts = []
     if principal.role != "researcher":
         for name, label in (
@@ -95,58 +172,19 @@ def dashboard(request: Request, db: SessionDep, principal: OptionalUser) -> Resp
         ):
             page = service.list_records(db, ENTITIES[name], actor=principal, limit=1)
             counts.append((label, page.total))
-    from prolo.security.models import User
-
-    user = db.scalars(select(User).where(User.username == principal.username)).first()
-    return _render(
+    return render(
         request,
         "dashboard.html",
         principal,
+        db=db,
         counts=counts,
-        must_change_password=bool(user and user.must_change_password),
+        changed=request.query_params.get("changed"),
     )
-
-
-@router.get("/app/patients", response_class=HTMLResponse)
-def patients(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
-    if principal is None:
-        return _to_login()
-    page = service.list_records(
-        db, ENTITIES["patient"], actor=principal, sort="external_id", limit=200
-    )
-    return _render(request, "patients.html", principal, page=page)
-
-
-@router.get("/app/patients/{patient_id}", response_class=HTMLResponse)
-def patient(request: Request, patient_id: int, db: SessionDep, principal: OptionalUser) -> Response:
-    if principal is None:
-        return _to_login()
-    try:
-        record = service.get_or_raise(db, ENTITIES["patient"], patient_id, actor=principal)
-    except DomainError as error:
-        response = _render(request, "error.html", principal, title=error.title)
-        response.status_code = error.status
-        return response
-    courses = []
-    for course in service.list_records(
-        db, ENTITIES["treatment_course"], actor=principal, filters={"patient_id": str(record.id)}
-    ).items:
-        sessions = service.list_records(
-            db,
-            ENTITIES["injection_session"],
-            actor=principal,
-            filters={"course_id": str(course.id)},
-            sort="session_date",
-        ).items
-        courses.append({**service.before_values(course), "sessions": sessions})
-    return _render(request, "patient.html", principal, patient=record, courses=courses)
 
 
 @router.get("/app/evidence", response_class=HTMLResponse)
-def evidence(request: Request, db: SessionDep, principal: OptionalUser) -> Response:
-    if principal is None:
-        return _to_login()
+def evidence(request: Request, db: SessionDep, principal: PageUser) -> Response:
     from prolo.evidence.trials import bundled_trials
 
     trials = [t.to_dict() for t in bundled_trials()]
-    return _render(request, "evidence.html", principal, trials=trials)
+    return render(request, "evidence.html", principal, db=db, trials=trials)

@@ -27,7 +27,8 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _field_path(location: tuple[Any, ...]) -> str:
+def field_path(location: tuple[Any, ...]) -> str:
+    """A validation error's location as the API names the field: ``targets[0].levels``."""
     parts = [str(p) for p in location if p not in ("body", "query", "path")]
     path = ""
     for part in parts:
@@ -38,7 +39,7 @@ def _field_path(location: tuple[Any, ...]) -> str:
 async def _validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"field": _field_path(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")}
+        {"field": field_path(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")}
         for e in error.errors()
     ]
     return problem(422, "Invalid input", errors)

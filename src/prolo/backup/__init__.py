@@ -1,0 +1,1 @@
+"""Backup and restore of a whole registry, each verified table by table before success."""
