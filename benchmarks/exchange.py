@@ -2,7 +2,7 @@
 
 One SQLite registry of ``--patients`` synthetic patients is generated first (through the bulk
 import path, not timed here: see benchmarks/synth_import.py). Then each step runs in its own
-child process, so that its peak memory (``ru_maxrss``) is its own:
+child process, so that its peak memory (``VmHWM``) is its own:
 
 * ``analysis-csv`` / ``analysis-parquet``: ``prolo export analysis`` (long + wide + dictionary)
 * ``fhir-export``: ``prolo export fhir`` (every resource validated, codes checked)
@@ -41,6 +41,18 @@ def size_of(path: Path) -> int:
         wal = path.with_name(path.name + "-wal")
         return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` where Linux gives it: ``ru_maxrss`` keeps
+    the parent's peak across fork and exec, so a child would report at least its parent's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def redcap_records(records: int, out: Path) -> Path:
@@ -119,7 +131,7 @@ def child(step: str, source: str, work: Path) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown step {step}")
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_mb()
     return {
         "step": step,
         "seconds": round(seconds, 1),
