@@ -133,3 +133,20 @@ def test_prolo_analysis_refresh_says_what_it_did(tmp_path: Path) -> None:
         )
         assert second.output.startswith("current: 0 courses rebuilt")
         engine_for(url).dispose()
+
+
+def test_while_a_writer_holds_sqlite_the_reader_reads_the_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    for url in initialised_database("sqlite", tmp_path, ADMIN_PASSWORD):
+        run.to_database(url, 20, 4, params.load(None))
+        writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            answer = store.analysis_table(url, directory=tmp_path / "store")
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert answer.refresh is None and answer.data_as_of is not None
+        _same(answer.table, course_table(url))
+        engine_for(url).dispose()
