@@ -47,7 +47,22 @@ PAGES: list[CataloguedPage] = [
         "clinician",
         "questionnaire entry (ODI)",
     ),
+    CataloguedPage("/app/outcome-figures", "clinician", "outcome figures of own sites"),
     CataloguedPage("/app/records/courses/{course_id}", "clinician", "course record"),
     CataloguedPage("/app/assessments/{assessment_id}", "clinician", "questionnaire record"),
     CataloguedPage("/app/evidence", "researcher", "evidence"),
+    CataloguedPage("/app/followup", "coordinator", "follow-up worklist"),
+    CataloguedPage("/app/reports", "researcher", "outcome dashboard"),
+    CataloguedPage("/app/followup/{due_id}/phone", "coordinator", "questionnaire by telephone"),
+    CataloguedPage("/app/admin", "admin", "administration"),
+    CataloguedPage("/app/admin/sites", "admin", "sites"),
+    CataloguedPage("/app/admin/practitioners", "admin", "practitioners"),
+    CataloguedPage(
+        "/app/admin/practitioners/{practitioner_id}", "admin", "practitioner and training"
+    ),
+    CataloguedPage("/app/admin/users", "admin", "users"),
+    CataloguedPage("/app/admin/tokens", "admin", "API tokens"),
+    CataloguedPage("/app/admin/vocabularies?name=agent", "admin", "vocabularies"),
+    CataloguedPage("/app/admin/schedule", "admin", "follow-up schedule"),
+    CataloguedPage("/app/admin/audit", "admin", "audit trail"),
 ]

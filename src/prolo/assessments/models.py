@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from prolo.registry.models import Record
 
 # "tracing": obtained by tracing a course drawn for double sampling (followup.tracing).
-SOURCES = ("clinic", "patient_link", "import", "tracing")
+SOURCES = ("clinic", "patient_link", "phone", "import", "tracing")
 
 
 class Assessment(Record):

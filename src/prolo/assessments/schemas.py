@@ -54,7 +54,7 @@ class AssessmentRead(ReadSchema):
     course_id: int | None
     instrument: str
     assessed_on: dt.date
-    source: Literal["clinic", "patient_link", "import", "tracing"]
+    source: Literal["clinic", "patient_link", "phone", "import", "tracing"]
     items: list[Any] | None
     score: float | None
     raw_score: float | None

@@ -18,7 +18,7 @@ from prolo.instruments.definitions import get
 from prolo.instruments.scoring import AnswerError, normalise
 from prolo.registry import models as m
 from prolo.security import audit
-from prolo.security.principal import system
+from prolo.security.principal import Principal, system
 
 
 class LinkProblem(Exception):
@@ -73,8 +73,12 @@ def save_draft(session: Session, link: OpenLink, answers: dict[str, list[Any]]) 
 
 
 def _validated(link: OpenLink, answers: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return _validated_for(link.due, answers)
+
+
+def _validated_for(due: DueQuestionnaire, answers: dict[str, list[Any]]) -> dict[str, list[Any]]:
     errors = []
-    for code in link.due.instruments:
+    for code in due.instruments:
         given = answers.get(code) or [None] * len(get(code).items)
         try:
             normalise(get(code), given)
@@ -82,9 +86,7 @@ def _validated(link: OpenLink, answers: dict[str, list[Any]]) -> dict[str, list[
             errors.append(FieldError(f"{code}.{error.position}", str(error)))
     if errors:
         raise DomainError("Some answers are not valid", errors)
-    return {
-        code: answers.get(code) or [None] * len(get(code).items) for code in link.due.instruments
-    }
+    return {code: answers.get(code) or [None] * len(get(code).items) for code in due.instruments}
 
 
 def submit(session: Session, link: OpenLink, answers: dict[str, list[Any]], today: dt.date) -> int:
@@ -117,5 +119,60 @@ def submit(session: Session, link: OpenLink, answers: dict[str, list[Any]], toda
         entity="due_questionnaire",
         entity_id=link.due.id,
         after={"instruments": list(complete)},
+    )
+    return len(complete)
+
+
+def record_by_phone(
+    session: Session,
+    due_id: int,
+    answers: dict[str, list[Any]],
+    *,
+    actor: Principal,
+    assessed_on: dt.date,
+) -> int:
+    """A coordinator enters a questionnaire the patient answered on the telephone: the same
+    checks as a link, the assessments stored with source "phone" under the coordinator's name,
+    and any link still out stops working."""
+    from prolo.followup.service import due_row
+
+    row = due_row(session, due_id, actor=actor, today=assessed_on)
+    if row.due.status == "answered":
+        raise DomainError(
+            "Nothing was recorded", [FieldError("due_id", "it is already answered")], 409
+        )
+    complete = _validated_for(row.due, answers)
+    plan = schedule(session)
+    for code, values in complete.items():
+        assessments.create(
+            session,
+            AssessmentCreate(
+                patient_id=row.patient.id,
+                course_id=row.course.id,
+                instrument=code,
+                assessed_on=assessed_on,
+                items=values,
+            ),
+            actor=actor,
+            source="phone",
+            schedule=plan,
+        )
+    for invitation in session.scalars(
+        select(Invitation).where(
+            Invitation.due_id == row.due.id,
+            Invitation.used_at.is_(None),
+            Invitation.superseded_at.is_(None),
+        )
+    ):
+        invitation.superseded_at = now()
+    row.due.status, row.due.answered_at = "answered", now()
+    session.flush()
+    audit.write(
+        session,
+        actor=actor.username,
+        action="answered_by_phone",
+        entity="due_questionnaire",
+        entity_id=row.due.id,
+        after={"instruments": list(complete), "assessed_on": assessed_on.isoformat()},
     )
     return len(complete)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from prolo.followup.service import due_list, schedule
+from prolo.followup.models import DueQuestionnaire
+from prolo.followup.service import schedule
+from prolo.registry import models as m
+from prolo.security.policy import READ, authorize, visible
 from prolo.security.principal import Principal
 
 GROUPINGS = ("site", "practitioner", "time_point")
@@ -52,22 +55,35 @@ class Completeness:
 def completeness(
     session: Session, *, actor: Principal, today: dt.date, by: str = "time_point"
 ) -> list[Completeness]:
-    """Only questionnaires already due count in the denominator (their due date has passed)."""
+    """Only questionnaires already due count in the denominator (their due date has passed).
+
+    Counted by the database (one grouped query), so that a worklist page on a large registry
+    does not load every due questionnaire.
+    """
     if by not in GROUPINGS:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}")
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in due_list(session, actor=actor, today=today):
-        if row.due.due_on > today:
-            continue
-        key = {
-            "site": str(row.patient.site_id),
-            "practitioner": str(row.course.practitioner_id),
-            "time_point": row.due.time_point,
-        }[by]
-        counts[key][1] += 1
-        counts[key][0] += row.state == "answered"
+    authorize(actor, "assessment", READ)
+    key = {
+        "site": m.Patient.site_id,
+        "practitioner": m.TreatmentCourse.practitioner_id,
+        "time_point": DueQuestionnaire.time_point,
+    }[by]
+    answered = func.sum(case((DueQuestionnaire.status == "answered", 1), else_=0))
+    rows = session.execute(
+        select(key, answered, func.count())
+        .select_from(DueQuestionnaire)
+        .join(m.TreatmentCourse, m.TreatmentCourse.id == DueQuestionnaire.course_id)
+        .join(m.Patient, m.Patient.id == m.TreatmentCourse.patient_id)
+        .where(
+            visible(actor, m.Patient),
+            m.TreatmentCourse.retired_at.is_(None),
+            DueQuestionnaire.due_on <= today,
+        )
+        .group_by(key)
+    )
+    counts = {str(k): (int(a or 0), int(n)) for k, a, n in rows}
     order = schedule(session).names()
     keys = sorted(
         counts, key=lambda k: (order.index(k) if by == "time_point" and k in order else 0, k)
     )
-    return [Completeness(by, key, *counts[key]) for key in keys]
+    return [Completeness(by, k, *counts[k]) for k in keys]

@@ -62,8 +62,13 @@ def questionnaire(token: str, request: Request, db: SessionDep) -> Response:
 def answers_from(form: FormData, link: OpenLink) -> dict[str, list[Any]]:
     """Form fields ``CODE__n`` → answers; an unticked statement is "no", an unanswered
     question is missing, "prefer not to answer" is refused."""
+    return answers_for(form, link.due.instruments)
+
+
+def answers_for(form: FormData, instruments: list[str]) -> dict[str, list[Any]]:
+    """The answers to ``instruments`` in a form whose fields are named ``CODE__n``."""
     answers: dict[str, list[Any]] = {}
-    for code in link.due.instruments:
+    for code in instruments:
         values: list[Any] = []
         for n, item in enumerate(get(code).items):
             field = form.get(f"{code}__{n}")

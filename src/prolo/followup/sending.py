@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from prolo.followup import mailer
 from prolo.followup.models import Invitation
 from prolo.followup.service import DueRow, due_list, issue_link
 from prolo.security import audit
-from prolo.security.principal import system
+from prolo.security.principal import Principal, system
 from prolo.settings import Settings
 
 TIME_POINT_WORDS = {
@@ -102,3 +102,50 @@ def send_due(session: Session, *, today: dt.date, settings: Settings) -> SendRep
             )
         sent[kind] += 1
     return SendReport(sent["invitation"], sent["reminder"], skipped)
+
+
+def send_now(
+    session: Session, due_id: int, *, actor: Principal, today: dt.date, settings: Settings
+) -> str:
+    """A coordinator sends one invitation (or, if one was sent, a reminder) today, without
+    waiting for the reminder days; returns which was sent. Refused, naming why, when the
+    questionnaire is answered, its window is not open, or the patient cannot be e-mailed."""
+    from prolo.errors import DomainError, FieldError
+    from prolo.followup.service import due_row
+    from prolo.security.policy import WRITE, authorize
+
+    authorize(actor, "assessment", WRITE)
+    row = due_row(session, due_id, actor=actor, today=today)
+    reason = None
+    if row.state == "answered":
+        reason = "it is already answered"
+    elif row.state == "upcoming":
+        reason = f"its window opens on {row.due.window_opens.isoformat()}"
+    elif row.state == "missed":
+        reason = f"its window closed on {row.due.window_closes.isoformat()}"
+    elif not row.patient.email:
+        reason = "the patient has no e-mail address; record the answers by phone instead"
+    elif row.patient.consent_status != "given":
+        reason = "the patient has not given consent to be contacted"
+    if reason is not None:
+        raise DomainError("Nothing was sent", [FieldError("due_id", reason)], 409)
+    earlier = session.scalar(
+        select(func.count()).select_from(Invitation).where(Invitation.due_id == row.due.id)
+    )
+    kind = "reminder" if earlier else "invitation"
+    with session.begin_nested():  # undone if the SMTP server refuses the letter
+        invitation, token = issue_link(session, row.due, kind=kind)
+        mailer.send([letter(row, token, kind, settings)], settings)
+        audit.write(
+            session,
+            actor=actor.username,
+            action=f"{kind}_sent",
+            entity="due_questionnaire",
+            entity_id=row.due.id,
+            after={
+                "invitation_id": invitation.id,
+                "time_point": row.due.time_point,
+                "by": "hand",
+            },
+        )
+    return kind

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from prolo.followup.models import DueQuestionnaire, Invitation, RegistrySetting
@@ -195,3 +195,86 @@ def issue_link(session: Session, due: DueQuestionnaire, *, kind: str) -> tuple[I
     session.add(invitation)
     session.flush()
     return invitation, token
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    site_id: int | None = None
+    practitioner_id: int | None = None
+    time_point: str | None = None
+    states: frozenset[str] | None = None
+
+
+def _state_condition(state: str, today: dt.date) -> ColumnElement[bool]:
+    """The SQL twin of :func:`state_of`, so that a worklist pages in the database."""
+    due = DueQuestionnaire
+    unanswered = due.status != "answered"
+    return {
+        "answered": due.status == "answered",
+        "upcoming": and_(unanswered, due.window_opens > today),
+        "missed": and_(unanswered, due.window_closes < today),
+        "overdue": and_(unanswered, due.due_on < today, due.window_closes >= today),
+        "open": and_(unanswered, due.window_opens <= today, due.due_on >= today),
+    }[state]
+
+
+@dataclass(frozen=True)
+class Worklist:
+    rows: list[DueRow]
+    total: int
+
+
+def worklist(
+    session: Session,
+    *,
+    actor: Principal,
+    today: dt.date,
+    filters: WorklistFilters,
+    limit: int = 50,
+    offset: int = 0,
+) -> Worklist:
+    """One page of due questionnaires at the actor's sites, earliest due first; the filters
+    and the paging run in the database so that a large registry answers quickly."""
+    authorize(actor, "assessment", READ)
+    conditions: list[ColumnElement[bool]] = [
+        visible(actor, m.Patient),
+        m.TreatmentCourse.retired_at.is_(None),
+    ]
+    if filters.site_id is not None:
+        conditions.append(m.Patient.site_id == filters.site_id)
+    if filters.practitioner_id is not None:
+        conditions.append(m.TreatmentCourse.practitioner_id == filters.practitioner_id)
+    if filters.time_point:
+        conditions.append(DueQuestionnaire.time_point == filters.time_point)
+    if filters.states:
+        conditions.append(or_(*(_state_condition(s, today) for s in sorted(filters.states))))
+    joined = (
+        select(DueQuestionnaire, m.TreatmentCourse, m.Patient)
+        .join(m.TreatmentCourse, m.TreatmentCourse.id == DueQuestionnaire.course_id)
+        .join(m.Patient, m.Patient.id == m.TreatmentCourse.patient_id)
+        .where(*conditions)
+    )
+    total = session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+    page = joined.order_by(DueQuestionnaire.due_on, DueQuestionnaire.id).limit(limit)
+    rows = [
+        DueRow(due, patient, course, state_of(due, today))
+        for due, course, patient in session.execute(page.offset(offset))
+    ]
+    return Worklist(rows, total)
+
+
+def due_row(session: Session, due_id: int, *, actor: Principal, today: dt.date) -> DueRow:
+    """One due questionnaire the actor may see (another site's is reported as not found)."""
+    from prolo.errors import NotFound
+
+    authorize(actor, "assessment", READ)
+    found = session.execute(
+        select(DueQuestionnaire, m.TreatmentCourse, m.Patient)
+        .join(m.TreatmentCourse, m.TreatmentCourse.id == DueQuestionnaire.course_id)
+        .join(m.Patient, m.Patient.id == m.TreatmentCourse.patient_id)
+        .where(DueQuestionnaire.id == due_id, visible(actor, m.Patient))
+    ).first()
+    if found is None:
+        raise NotFound("due_questionnaire", due_id)
+    due, course, patient = found
+    return DueRow(due, patient, course, state_of(due, today))

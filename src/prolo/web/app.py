@@ -57,10 +57,13 @@ def create_app(database_url: str | None = None) -> FastAPI:
     from prolo.evidence.api import router as evidence_router
     from prolo.followup.api import router as followup_router
     from prolo.followup.pages import router as questionnaire_router
+    from prolo.followup.worklist_pages import router as followup_pages_router
     from prolo.interop.api import fhir_router
     from prolo.interop.api import router as research_router
     from prolo.registry.pages import router as registry_pages
     from prolo.reports.api import router as reports_router
+    from prolo.reports.pages import router as reports_pages_router
+    from prolo.security.admin_pages import router as admin_pages_router
     from prolo.security.api import router as identity_router
 
     app.include_router(identity_router)
@@ -69,9 +72,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(assessments_router)
     app.include_router(followup_router)
     app.include_router(reports_router)
+    app.include_router(reports_pages_router)
+    app.include_router(admin_pages_router)
     app.include_router(research_router)
     app.include_router(fhir_router)
     app.include_router(questionnaire_router)
+    app.include_router(followup_pages_router)
     app.include_router(pages.router)
     app.include_router(assessment_pages)  # before the registry's /app/patients/{id}/{kind}
     app.include_router(registry_pages)
