@@ -112,3 +112,41 @@ def test_a_reader_never_gets_a_stale_snapshot(registry_url: str, tmp_path: Path)
     site = int(after.table["site_id"][0])
     only = store.analysis_table(registry_url, directory=folder, filters=Filters(site_ids=[site]))
     _same(only.table, course_table(registry_url, filters=Filters(site_ids=[site])))
+
+
+def test_prolo_analysis_refresh_says_what_it_did(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from prolo.cli import app
+
+    for url in initialised_database("sqlite", tmp_path, ADMIN_PASSWORD):
+        run.to_database(url, 30, 2, params.load(None))
+        folder = tmp_path / "store"
+        runner = CliRunner()
+        first = runner.invoke(
+            app, ["analysis", "refresh", "--database", url, "--directory", str(folder)]
+        )
+        assert first.exit_code == 0, first.output
+        assert first.output.startswith("cold: ") and " s " in first.output
+        second = runner.invoke(
+            app, ["analysis", "refresh", "--database", url, "--directory", str(folder)]
+        )
+        assert second.output.startswith("current: 0 courses rebuilt")
+        engine_for(url).dispose()
+
+
+def test_while_a_writer_holds_sqlite_the_reader_reads_the_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    for url in initialised_database("sqlite", tmp_path, ADMIN_PASSWORD):
+        run.to_database(url, 20, 4, params.load(None))
+        writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            answer = store.analysis_table(url, directory=tmp_path / "store")
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert answer.refresh is None and answer.data_as_of is not None
+        _same(answer.table, course_table(url))
+        engine_for(url).dispose()

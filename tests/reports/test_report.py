@@ -107,6 +107,8 @@ def test_report_json_contract(registry: str) -> None:
     assert report["completeness"]["followed"] == 4 and report["completeness"]["evaluable"] == 6
     assert report["safety"]["any_event"]["with_event"] == 1
     assert report["flow"]["analysed"] == 4
+    newest = dt.datetime.fromisoformat(report["data_as_of"])  # the newest change included
+    assert newest.tzinfo is not None and newest <= dt.datetime.now(dt.UTC)
 
 
 def test_report_html_is_self_contained_and_pdf_renders(registry: str, tmp_path: Path) -> None:

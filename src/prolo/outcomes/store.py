@@ -412,7 +412,7 @@ def analysis_table(
         return _direct(source, measures, filters, windows)
     try:
         done = refresh(url, directory=folder)
-    except Busy:
+    except (Busy, OSError):  # a writer holds the lock, or the folder cannot be written
         return _direct(source, measures, filters, windows)
     wanted = pq.read_schema(folder / TABLE_FILE).names
     table = pl.read_parquet(folder / TABLE_FILE, columns=_wanted_columns(wanted, measures))
