@@ -47,6 +47,7 @@ PAGES: list[CataloguedPage] = [
         "clinician",
         "questionnaire entry (ODI)",
     ),
+    CataloguedPage("/app/outcome-figures", "clinician", "outcome figures of own sites"),
     CataloguedPage("/app/records/courses/{course_id}", "clinician", "course record"),
     CataloguedPage("/app/assessments/{assessment_id}", "clinician", "questionnaire record"),
     CataloguedPage("/app/evidence", "researcher", "evidence"),

@@ -56,11 +56,17 @@ def test_clinician_journey(
 ) -> None:
     context = chromium.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.goto(f"{live_server}/")
     page.get_by_label("Username").fill(clinic["username"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Your patients and outcomes").wait_for()
+    page.get_by_text("Computed").wait_for()  # htmx fetched the outcome figures
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     page.get_by_role("link", name="Register a new patient").first.click()
@@ -128,4 +134,5 @@ def test_clinician_journey(
     assert "NRS at baseline: score 7" in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(tmp_path / "chart.png"), full_page=True)
+    assert violations == []
     context.close()

@@ -282,6 +282,8 @@ def test_clinic_records_a_course_session_and_questionnaire_and_sees_the_chart(
     assert "interspinous_ligament L4-L5, L5-S1 (midline)" in chart
     assert "dextrose 12.5%" in chart and "NRS at baseline: score 7" in chart
     assert "<svg" in chart and "important improvement: 5 or lower" in chart
+    ids = re.findall(r'\bid="([^"]+)"', chart)
+    assert len(ids) == len(set(ids)), "an id is used twice on the chart"
     # the new condition has no failed prior care: the warning is on the chart, not a block
     assert "Eligibility warnings" in chart and "no documented failed nonsurgical" in chart
 
@@ -351,7 +353,11 @@ def test_clinician_home_lists_follow_ups_due_this_week(
     assert home.status_code == 200 and "Follow-ups due this week" in home.text
     assert record["patient"].external_id in home.text
     assert re.search(r"<td>baseline</td><td>" + dt.date.today().isoformat(), home.text)
-    assert "followed courses" in home.text  # a figure, or "fewer than 20 followed courses"
+    assert 'hx-get="/app/outcome-figures"' in home.text  # fetched after the page, or a link
+    figures = anonymous.get("/app/outcome-figures", headers={"HX-Request": "true"})
+    assert "followed courses" in figures.text and "<html" not in figures.text
+    page = anonymous.get("/app/outcome-figures")
+    assert "<html" in page.text and "Computed" in page.text
     assert "HOME" in home.text  # the site in scope, in the bar
 
 
@@ -392,3 +398,15 @@ def test_a_questionnaire_is_corrected_with_a_reason_and_scored_again(
     assert fixed.status_code == 303
     page = anonymous.get(path).text
     assert re.search(r'id="score">36<', page) and "item 1 misread from paper" in page
+
+
+def test_the_bar_shows_only_what_the_role_may_use(
+    anonymous: TestClient, identities: Identities
+) -> None:
+    sign_in(anonymous, identities, "clinician")
+    clinician = anonymous.get("/app").text
+    assert 'href="/app/patients"' in clinician and 'href="/app/admin"' not in clinician
+    assert "clinician (clinician; HOME)" in clinician
+    sign_in(anonymous, identities, "researcher")
+    researcher = anonymous.get("/app").text
+    assert 'href="/app/patients"' not in researcher and 'href="/app/reports"' in researcher

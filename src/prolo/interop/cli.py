@@ -57,11 +57,13 @@ def import_command(
 ) -> None:
     """Import CSV/Parquet files with the API's rules; rejected rows are listed, and a batch
     with any rejected row writes nothing."""
+    from functools import partial
+
     import numpy as np
     from rich.progress import Progress
 
     from prolo.errors import DomainError
-    from prolo.interop import files
+    from prolo.interop import batches, files
     from prolo.interop.bulk import Importer, ImportReport
     from prolo.interop.shape import ColumnError
     from prolo.registry.setup import initialise
@@ -74,6 +76,7 @@ def import_command(
         announce_admin(initialise(url).admin_password)
         importer = Importer(url)
         report = ImportReport()
+        skipped = 0  # batches a previous run already wrote (the run was stopped part-way)
         first_row: dict[str, int] = {}
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task("importing", total=len(parts))
@@ -82,16 +85,26 @@ def import_command(
                 for frame in files.read(part, batch_rows):
                     start = first_row.get(str(part.path), 1)
                     first_row[str(part.path)] = start + len(frame)
+                    key = batches.fingerprint(part.table, frame)
+                    with importer.engine.connect() as connection:
+                        if batches.already_imported(connection, key):
+                            skipped += 1
+                            continue
                     result = importer.import_batch(
                         {part.table: frame},
                         rows={part.table: np.arange(start, start + len(frame))},
                         sources={part.table: str(part.path)},
                         dry_run=check,
+                        on_write=partial(
+                            batches.record, key=key, table=part.table, rows=len(frame)
+                        ),
                     )
                     report.add(result)
                 bar.advance(task)
     except (DomainError, ColumnError) as error:
         fail(str(error))
+    if skipped:
+        typer.echo(f"{skipped} batch(es) already imported by an earlier run: skipped")
     for table, count in report.written.items():
         typer.echo(f"{table}: {count} rows {'valid' if check else 'written'}")
     for rejection in report.rejected[:MAX_SHOWN]:

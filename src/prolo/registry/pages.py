@@ -296,7 +296,7 @@ def create_record(
     posted = {**{k: raw.get(k) for k in raw}, **{k: str(v) for k, v in fixed.items()}}
     record, problems = _create(db, entity, posted, principal)
     if record is not None:
-        return RedirectResponse(f"/app/patients/{patient.id}#{entity.name}-{record.id}", 303)
+        return RedirectResponse(f"/app/patients/{patient.id}#t-{entity.name}-{record.id}", 303)
     form = forms.describe(
         entity.create,
         values=forms.submitted(entity.create, posted),
@@ -433,8 +433,22 @@ def retire_record(
 # --- the clinician's home ----------------------------------------------------------------
 
 
+def _url(request: Request) -> str:
+    return str(request.app.state.engine.url.render_as_string(hide_password=False))
+
+
 def clinician_home(request: Request, db: Session, principal: Principal) -> Response:
-    """Own patients (at the clinician's sites), follow-ups due this week, outcome figures."""
-    url = request.app.state.engine.url.render_as_string(hide_password=False)
-    content = charts.home(db, principal, str(url))
+    """Own patients (at the clinician's sites), follow-ups due this week, outcome figures
+    (fetched by htmx from /app/outcome-figures when not computed yet; a link without it)."""
+    content = charts.home(db, principal, _url(request))
     return render(request, "registry/home.html", principal, db=db, home=content)
+
+
+@router.get("/app/outcome-figures", response_class=HTMLResponse)
+def outcome_figures(request: Request, db: SessionDep, principal: Staff) -> Response:
+    """The outcome figures of the user's sites: a fragment for htmx, else a whole page."""
+    sites = tuple(sorted(principal.site_ids))
+    figures = charts.outcome_figures(_url(request), sites)
+    fragment = request.headers.get("hx-request") == "true"
+    name = "registry/figures.html" if fragment else "registry/figures_page.html"
+    return render(request, name, principal, db=db, figures=figures)
