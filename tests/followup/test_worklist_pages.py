@@ -159,6 +159,9 @@ def test_questionnaire_taken_by_phone_is_scored_and_audited(
     future = {**answers_form(due), "csrf_token": token, "assessed_on": "2999-01-01"}
     too_late = anonymous.post(f"/app/followup/{due.id}/phone", data=future)
     assert too_late.status_code == 422 and "is in the future" in too_late.text
+    early = {**answers_form(due), "csrf_token": token, "assessed_on": "2001-01-01"}
+    outside = anonymous.post(f"/app/followup/{due.id}/phone", data=early)
+    assert outside.status_code == 422 and "is outside this time point&#39;s window" in outside.text
     answered_on = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     good = {
         **answers_form(due),

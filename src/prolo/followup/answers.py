@@ -141,6 +141,12 @@ def record_by_phone(
         raise DomainError(
             "Nothing was recorded", [FieldError("due_id", "it is already answered")], 409
         )
+    if not row.due.window_opens <= assessed_on <= row.due.window_closes:
+        window = f"{row.due.window_opens.isoformat()} to {row.due.window_closes.isoformat()}"
+        raise DomainError(
+            "Nothing was recorded",
+            [FieldError("assessed_on", f"is outside this time point's window ({window})")],
+        )
     complete = _validated_for(row.due, answers)
     plan = schedule(session)
     for code, values in complete.items():

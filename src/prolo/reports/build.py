@@ -131,3 +131,36 @@ def extra_sections(
     from prolo.reports import sections
 
     return sections.build(url, table, filters, first)
+
+
+def dashboard_report(
+    url: str,
+    *,
+    definition: str,
+    filters: Filters | None = None,
+    claim_band: tuple[float, float] = CLAIM_BAND,
+    imputations: int = 20,
+    seed: int = 20261124,
+) -> OutcomeReport:
+    """What the outcome dashboard shows of the report for one definition: its estimand table,
+    the score trajectories and the patient flow (not the slower safety, recurrence, factor and
+    practitioner sections of the full report)."""
+    from prolo.outcomes import flow
+
+    parsed = parse(definition)
+    filters = filters or Filters()
+    measures = sorted(set(parsed.measures) | {"nrs_back", "odi", "ndi"})
+    table = course_table(url, measures=measures, filters=filters).to_pandas()
+    first = estimand_table(table, parsed, claim_band=claim_band, imputations=imputations, seed=seed)
+    return OutcomeReport(
+        filters={
+            "site_ids": list(filters.site_ids),
+            "practitioner_ids": list(filters.practitioner_ids),
+            "regions": list(filters.regions),
+        },
+        courses=len(table),
+        tables=[first],
+        trajectories=[trajectory(table, m) for m in ("nrs_back", "odi", "ndi")],
+        claim_band=claim_band,
+        sections={"flow": flow.patient_flow(table, first.definition)},
+    )

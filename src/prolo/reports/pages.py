@@ -2,7 +2,8 @@
 filtered by site, region and practitioner, with the completeness warning.
 
 The report reads every course and runs multiple imputation, which takes seconds to minutes on a
-large registry, so it is computed once in a background thread and kept for ``FRESH_FOR``; the
+large registry, so it is computed once in the background (a child process) and kept for
+``FRESH_FOR``; the
 page shows how long the computation has run (htmx polls for it; without scripts a link reloads)
 and, once ready, when it was computed. Only aggregates are shown: no page here carries a
 patient's name, birth date or identifier, since researchers open it.
@@ -11,8 +12,10 @@ patient's name, birth date or identifier, since researchers open it.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +29,7 @@ from prolo.outcomes.definitions import parse
 from prolo.outcomes.extract import Filters
 from prolo.registry import models as m
 from prolo.registry.vocabulary import terms
-from prolo.reports.build import DEFAULT_DEFINITIONS, OutcomeReport, outcome_report
+from prolo.reports.build import DEFAULT_DEFINITIONS, OutcomeReport, dashboard_report
 from prolo.security.policy import visible
 from prolo.security.principal import Principal
 from prolo.web.deps import SessionDep
@@ -55,6 +58,7 @@ class Computation:
     finished: dt.datetime | None = None
     report: OutcomeReport | None = None
     figures: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -64,8 +68,7 @@ class Computation:
 
 _reports: OrderedDict[Key, Computation] = OrderedDict()
 _reports_lock = threading.Lock()
-# One report at a time: it is CPU-bound, and matplotlib's pyplot is not thread-safe.
-_compute_lock = threading.Lock()
+_executor: ProcessPoolExecutor | None = None
 
 
 def _now() -> dt.datetime:
@@ -83,21 +86,53 @@ def _figures(report: OutcomeReport) -> dict[str, str]:
     return made
 
 
-def _compute(key: Key, computation: Computation) -> None:
+Computed = tuple[OutcomeReport, dict[str, str], dict[str, str]]
+
+
+def dashboard_with_figures(key: Key) -> Computed:
+    """The dashboard's report, its figures as SVG and the estimands' labels; runs in the child
+    process, so that the server never imports matplotlib (seconds on a busy machine)."""
+    from prolo.reports.figures import LABELS
+
     url, definition, sites, practitioners, regions = key
-    try:
-        with _compute_lock:
-            report = outcome_report(
-                url,
-                definitions=(definition,),
-                filters=Filters(sites, practitioners, regions),
+    report = dashboard_report(
+        url, definition=definition, filters=Filters(sites, practitioners, regions)
+    )
+    return report, _figures(report), dict(LABELS)
+
+
+def _pool() -> ProcessPoolExecutor:
+    """One child process computes the reports, one at a time: the statistics hold the GIL
+    for long stretches, and in a thread of the server they would stall every other request
+    for as long as the report takes. Started lazily with "spawn" (forking a threaded server
+    is unsafe)."""
+    global _executor
+    with _reports_lock:
+        if _executor is None:
+            _executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
             )
-            computation.figures = _figures(report)
-        computation.report = report
-    except Exception as error:  # shown on the page instead of a report that never arrives
-        computation.error = f"{type(error).__name__}: {error}"
-    finally:
-        computation.finished = _now()
+        return _executor
+
+
+def _start(key: Key, computation: Computation) -> None:
+    def done(future: Future[Computed]) -> None:
+        try:
+            computation.report, computation.figures, computation.labels = future.result()
+        except Exception as error:  # shown on the page instead of a report that never arrives
+            computation.error = f"{type(error).__name__}: {error}"
+        finally:
+            computation.finished = _now()
+
+    try:
+        future = _pool().submit(dashboard_with_figures, key)
+    except RuntimeError as error:  # the pool broke (its child died): start a new one
+        global _executor
+        with _reports_lock:
+            _executor = None
+        computation.error, computation.finished = f"the report's process stopped: {error}", _now()
+        return
+    future.add_done_callback(done)
 
 
 def computation_for(key: Key, *, recompute: bool = False) -> Computation:
@@ -117,9 +152,7 @@ def computation_for(key: Key, *, recompute: bool = False) -> Computation:
         _reports.move_to_end(key)
         while len(_reports) > KEEP:
             _reports.popitem(last=False)
-    threading.Thread(
-        target=_compute, args=(key, computation), name="prolo-report", daemon=True
-    ).start()
+    _start(key, computation)
     return computation
 
 
@@ -192,15 +225,13 @@ def _query_without(request: Request, *names: str) -> str:
 
 
 def _result_context(request: Request, computation: Computation) -> dict[str, Any]:
-    from prolo.reports.figures import LABELS
-
     now = _now()
     return {
         "computation": computation,
         "report": computation.report,
         "table": computation.report.tables[0] if computation.report else None,
         "figures": computation.figures,
-        "labels": LABELS,
+        "labels": computation.labels,
         "elapsed": int((now - computation.started).total_seconds()),
         "age_minutes": int((now - computation.finished).total_seconds() // 60)
         if computation.finished
