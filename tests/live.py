@@ -108,7 +108,8 @@ class ServeProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded 2-core machine importing the app alone has taken over a minute.
+        deadline = time.monotonic() + 180
         while True:
             assert self.process.poll() is None, "prolo serve exited"
             assert time.monotonic() < deadline, "prolo serve did not answer"
