@@ -44,9 +44,19 @@ def _first(db: Any, query: Any) -> int:
     return int(found)
 
 
+_BUILT: dict[str, WalkRegistry] = {}
+
+
 @pytest.fixture(scope="session")
 def walk_registry(live_database: str) -> WalkRegistry:
-    """A 40-patient synthetic registry plus one user per role at its first site."""
+    """A 40-patient synthetic registry plus one user per role at its first site. Built once
+    per database: each test module that imports the fixture holds its own copy of it."""
+    if live_database not in _BUILT:
+        _BUILT[live_database] = _build(live_database)
+    return _BUILT[live_database]
+
+
+def _build(live_database: str) -> WalkRegistry:
     from prolo.assessments.models import Assessment
     from prolo.db import engine_for, transaction
     from prolo.followup import service as followup
