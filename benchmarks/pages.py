@@ -83,7 +83,7 @@ def main() -> None:
     print(f"registry: {patients:,} patients; the users' site {site.code}: {at_site:,}")
     pages = [
         (None, "public: registry figures", "/about/figures"),
-        (None, "public: practitioner profile", f"/practitioners/{practitioner_id}"),
+        (None, "public: practitioner profile", f"/about/practitioners/{practitioner_id}"),
         (None, "public: what prolotherapy is", "/about"),
         ("admin", "admin: home (/app)", "/app"),
         ("admin", "admin: audit trail", "/app/admin/audit"),

@@ -58,7 +58,7 @@ def test_setting_turns_public_pages_off(
     monkeypatch.setenv("PROLO_PUBLIC_PAGES", "false")
     get_settings.cache_clear()
     try:
-        for path in (*PUBLIC, f"/practitioners/{doctor.id}"):
+        for path in (*PUBLIC, f"/about/practitioners/{doctor.id}"):
             response = anonymous.get(path)
             assert response.status_code == 404, path
             assert "does not publish public pages" in response.text
@@ -74,14 +74,14 @@ def test_practitioner_profile_shows_training_and_withholds_a_small_figure(
     doctor, person = record["practitioner"], record["patient"]
     app: Any = anonymous.app
     figures.registry_figures(app.state.engine.url.render_as_string(hide_password=False), wait=True)
-    page = anonymous.get(f"/practitioners/{doctor.id}")
+    page = anonymous.get(f"/about/practitioners/{doctor.id}")
     assert page.status_code == 200
     text = " ".join(page.text.split())
     assert doctor.name in text and MEASURES_NOT_RECOMMENDS in text
     assert "Courses of prolotherapy recorded in this registry: 1" in text
     assert "Fewer than 20 followed courses" in text
     assert person.external_id not in text
-    assert anonymous.get("/practitioners/999999").status_code == 404
+    assert anonymous.get("/about/practitioners/999999").status_code == 404
 
 
 @pytest.fixture
@@ -150,9 +150,9 @@ def test_registry_figures_and_a_practitioner_above_the_minimum(synthetic_registr
         page = figures_page(client)
         assert "Follow-up completeness" in page and "95% interval" in page
         assert "fewer than" not in page
-        shown = " ".join(client.get(f"/practitioners/{busy}").text.split())
+        shown = " ".join(client.get(f"/about/practitioners/{busy}").text.split())
         assert re.search(r"95% interval \d+% to \d+%", shown)
-        quiet_page = " ".join(client.get(f"/practitioners/{quiet}").text.split())
+        quiet_page = " ".join(client.get(f"/about/practitioners/{quiet}").text.split())
         assert "Fewer than 20 followed courses" in quiet_page
         for text in (page, shown, quiet_page):
             assert not any(re.search(rf"\b{re.escape(n)}\b", text) for n in names[:50])

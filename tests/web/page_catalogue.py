@@ -54,7 +54,7 @@ PAGES: list[CataloguedPage] = [
     CataloguedPage("/about", None, "what prolotherapy is (public)"),
     CataloguedPage("/about/figures", None, "registry figures beside the trials (public)"),
     CataloguedPage("/about/questions", None, "questions to ask before prolotherapy (public)"),
-    CataloguedPage("/practitioners/{practitioner_id}", None, "practitioner profile (public)"),
+    CataloguedPage("/about/practitioners/{practitioner_id}", None, "practitioner profile (public)"),
     CataloguedPage("/app/followup", "coordinator", "follow-up worklist"),
     CataloguedPage("/app/reports", "researcher", "outcome dashboard"),
     CataloguedPage("/app/followup/{due_id}/phone", "coordinator", "questionnaire by telephone"),

@@ -79,7 +79,7 @@ def questions(request: Request) -> Response:
     return render(request, "public/questions.html", None, public_nav=True)
 
 
-@router.get("/practitioners/{practitioner_id}", response_class=HTMLResponse)
+@router.get("/about/practitioners/{practitioner_id}", response_class=HTMLResponse)
 def practitioner(request: Request, practitioner_id: int, db: SessionDep) -> Response:
     from prolo.followup.practitioner_info import practitioner_info
     from prolo.registry import models as m

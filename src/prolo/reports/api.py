@@ -26,6 +26,11 @@ def outcomes(
 ) -> dict[str, Any]:
     from prolo.errors import invalid
 
+    from prolo.storable import INT_MAX, INT_MIN
+
+    for name, ids in (("site_id", site_id), ("practitioner_id", practitioner_id)):
+        if any(not INT_MIN <= i <= INT_MAX for i in ids or []):
+            raise invalid(name, "is not a record id (whole numbers up to 2147483647)")
     sites = list(site_id or [])
     # Staff see their own sites' results; researchers see every site's aggregate figures.
     if actor.role in ("clinician", "coordinator"):

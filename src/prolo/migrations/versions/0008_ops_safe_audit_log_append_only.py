@@ -1,7 +1,7 @@
 """the audit log is append-only: triggers refuse UPDATE and DELETE on audit_log
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-25 09:15:00.000000
 
 No route or command changes or deletes an audit row; these triggers make the database refuse it
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
