@@ -25,7 +25,6 @@ def outcomes(
     imputations: Annotated[int, Query(ge=2, le=100)] = 20,
 ) -> dict[str, Any]:
     from prolo.errors import invalid
-
     from prolo.storable import INT_MAX, INT_MIN
 
     for name, ids in (("site_id", site_id), ("practitioner_id", practitioner_id)):

@@ -150,8 +150,12 @@ def dashboard_report(
     parsed = parse(definition)
     filters = filters or Filters()
     measures = sorted(set(parsed.measures) | {"nrs_back", "odi", "ndi"})
-    table = course_table(url, measures=measures, filters=filters).to_pandas()
+    analysis = analysis_table(url, measures=measures, filters=filters)
+    table = analysis.table.to_pandas()
     first = estimand_table(table, parsed, claim_band=claim_band, imputations=imputations, seed=seed)
+    adjusted = sensitivity.analyse(
+        parsed, table, claim_band=claim_band, imputations=min(imputations, 10), seed=seed
+    ) or sensitivity.nothing_to_adjust(parsed)
     return OutcomeReport(
         filters={
             "site_ids": list(filters.site_ids),
@@ -162,5 +166,7 @@ def dashboard_report(
         tables=[first],
         trajectories=[trajectory(table, m) for m in ("nrs_back", "odi", "ndi")],
         claim_band=claim_band,
+        data_as_of=analysis.data_as_of,
+        sensitivity=[adjusted],
         sections={"flow": flow.patient_flow(table, first.definition)},
     )

@@ -83,6 +83,9 @@ def _figures(report: OutcomeReport) -> dict[str, str]:
         made["flow"] = figures.svg(figures.flow(report.sections["flow"]))
     for t in report.trajectories:
         made[f"trajectory_{t.measure}"] = figures.svg(figures.trajectory(t.rows, t.measure))
+    for adjusted in report.sensitivity:
+        if adjusted.grid:
+            made["sensitivity"] = figures.svg(figures.sensitivity(adjusted, report.claim_band))
     return made
 
 
