@@ -92,13 +92,16 @@ def _score_curves(
     top = float(
         np.nanmax(np.concatenate([values, numeric(frame, score_column(measure, "baseline"))]))
     )
+    # Only the columns the definition reads: assigning into the whole table on every δ would
+    # copy it m × len(grid) times.
+    slim = frame[[c for c in (column, score_column(measure, "baseline")) if c in frame.columns]]
     curves = []
     for _ in range(m):
         filled = _impute_target(frame, measure, d.time_point, values, rng)
         row = []
         for delta in grid:
             shifted = np.where(missing, np.clip(filled + delta, 0, top), filled)
-            success = evaluate(d, frame.assign(**{column: shifted})).success
+            success = evaluate(d, slim.assign(**{column: shifted})).success
             row.append(float(np.nanmean(success)))
         curves.append(row)
     return curves
