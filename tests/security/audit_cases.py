@@ -459,6 +459,67 @@ add(
     )
 )
 
+
+def _page_new_assessment(h: Harness) -> Call:
+    course = world(h.db)["treatment_course"][2]
+    patient = h.db.get(ENTITIES["treatment_course"].model, course).patient_id  # type: ignore[union-attr]
+    form = {
+        "csrf_token": h.page_login(),
+        "instrument": "NRS",
+        "course_id": str(course),
+        "assessed_on": f.days_ago(80).isoformat(),
+        "item__0": "4",
+    }
+    return Call(f"/app/patients/{patient}/assessments", data=form, client="browser")
+
+
+def _page_correct_assessment(h: Harness) -> Call:
+    record = _assessment(h)
+    form = {
+        "csrf_token": h.page_login(),
+        "assessed_on": f.days_ago(100).isoformat(),
+        "item__0": "2",
+        "reason": "answer misread from the paper form",
+    }
+    return Call(f"/app/assessments/{record}", data=form, client="browser")
+
+
+def _page_retire_assessment(h: Harness) -> Call:
+    record = _assessment(h)
+    form = {"csrf_token": h.page_login(), "retire_reason": "entered twice"}
+    return Call(f"/app/assessments/{record}/retire", data=form, client="browser")
+
+
+add(
+    Case(
+        "POST",
+        "/app/patients/{patient_id}/assessments",
+        _page_new_assessment,
+        action="create",
+        after=True,
+    )
+)
+add(
+    Case(
+        "POST",
+        "/app/assessments/{record_id}",
+        _page_correct_assessment,
+        action="update",
+        before=True,
+        after=True,
+    )
+)
+add(
+    Case(
+        "POST",
+        "/app/assessments/{record_id}/retire",
+        _page_retire_assessment,
+        action="retire",
+        before=True,
+        after=True,
+    )
+)
+
 # Write routes whose case is still to be written, each with why; the completeness test lists
 # them and fails for any write route that is neither here nor in CASES.
 PENDING: dict[tuple[str, str], str] = {
@@ -466,10 +527,6 @@ PENDING: dict[tuple[str, str], str] = {
     "invitation sent (followup/sending.py), covered by tests/followup",
     ("POST", "/q/{token}"): "a patient's questionnaire by invitation link: needs a due "
     "questionnaire and its link (audited in followup/answers.py)",
-    ("POST", "/app/patients/{patient_id}/assessments"): "assessment form page (assessments "
-    "service audits it)",
-    ("POST", "/app/assessments/{record_id}"): "assessment correction page",
-    ("POST", "/app/assessments/{record_id}/retire"): "assessment retire page",
 }
 
 # --- administrator's pages --------------------------------------------------------------
