@@ -278,12 +278,13 @@ def cached_figures(url: str, site_ids: tuple[int, ...]) -> list[dict[str, Any]] 
 def outcome_figures(url: str, site_ids: tuple[int, ...]) -> list[dict[str, Any]]:
     """Success among followed courses at these sites with a Wilson 95% interval and its
     denominator; under the minimum volume only the count. The extraction reads the whole
-    registry (seconds at 100,000 patients), so the figures are kept ten minutes per site set
+    registry when the analysis store is stale, so the figures are kept ten minutes per site set
     and the home page fetches them separately (the page says when they were computed)."""
     from prolo.outcomes.definitions import evaluate, parse
-    from prolo.outcomes.extract import Filters, course_table
+    from prolo.outcomes.extract import Filters
     from prolo.outcomes.intervals import wilson
     from prolo.outcomes.practitioners import MINIMUM_VOLUME
+    from prolo.outcomes.store import analysis_table
 
     key = (url, site_ids)
     moment = dt.datetime.now(dt.UTC)
@@ -292,9 +293,9 @@ def outcome_figures(url: str, site_ids: tuple[int, ...]) -> list[dict[str, Any]]
         return cached[1]
     definitions = [parse(name) for name in HOME_DEFINITIONS]
     measures = sorted({m for d in definitions for m in d.measures})
-    table = course_table(
-        url, measures=measures, filters=Filters(site_ids=site_ids), covariates=False
-    ).to_pandas()
+    # From the analysis store (refreshed first when stale), as the reports read it.
+    analysis = analysis_table(url, measures=measures, filters=Filters(site_ids=site_ids))
+    table = analysis.table.to_pandas()
     figures = []
     for definition in definitions:
         evaluation = evaluate(definition, table) if len(table) else None
