@@ -368,8 +368,10 @@ def main() -> None:
     header = [
         f"# API load, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {command}",
         f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs.",
-        "# The machine was SHARED with other jobs (8 sessions on 2 cores): timings are",
-        "# contaminated and are lower bounds of what the code does alone.",
+        # Say how busy the machine was: other jobs on the same cores inflate every figure.
+        "# Load average at start (1/5/15 min): "
+        + "/".join(f"{load:.1f}" for load in os.getloadavg())
+        + f" on {os.cpu_count()} CPUs (above ~0.5 per CPU, other jobs were running).",
         f"# Each level: {args.duration:g} s; clients, server and database on the same machine "
         "over loopback.",
         "# prolo: `prolo serve` (default settings); bare: FastAPI + SQLAlchemy, no auth/audit.",
