@@ -89,25 +89,38 @@ def _validated_for(due: DueQuestionnaire, answers: dict[str, list[Any]]) -> dict
     return {code: answers.get(code) or [None] * len(get(code).items) for code in due.instruments}
 
 
-def submit(session: Session, link: OpenLink, answers: dict[str, list[Any]], today: dt.date) -> int:
-    """Store every questionnaire of the time point as scored assessments; the link is used up."""
-    complete = _validated(link, answers)
-    actor = system("patient link")
+def _store(
+    session: Session,
+    course: m.TreatmentCourse,
+    complete: dict[str, list[Any]],
+    *,
+    assessed_on: dt.date,
+    actor: Principal,
+    source: str,
+) -> None:
+    """Each questionnaire of the time point as a scored assessment, through the API's service."""
     plan = schedule(session)
     for code, values in complete.items():
         assessments.create(
             session,
             AssessmentCreate(
-                patient_id=link.course.patient_id,
-                course_id=link.course.id,
+                patient_id=course.patient_id,
+                course_id=course.id,
                 instrument=code,
-                assessed_on=today,
+                assessed_on=assessed_on,
                 items=values,
             ),
             actor=actor,
-            source="patient_link",
+            source=source,
             schedule=plan,
         )
+
+
+def submit(session: Session, link: OpenLink, answers: dict[str, list[Any]], today: dt.date) -> int:
+    """Store every questionnaire of the time point as scored assessments; the link is used up."""
+    complete = _validated(link, answers)
+    actor = system("patient link")
+    _store(session, link.course, complete, assessed_on=today, actor=actor, source="patient_link")
     link.invitation.used_at = now()
     link.invitation.draft = {}
     link.due.status, link.due.answered_at = "answered", now()
@@ -148,21 +161,7 @@ def record_by_phone(
             [FieldError("assessed_on", f"is outside this time point's window ({window})")],
         )
     complete = _validated_for(row.due, answers)
-    plan = schedule(session)
-    for code, values in complete.items():
-        assessments.create(
-            session,
-            AssessmentCreate(
-                patient_id=row.patient.id,
-                course_id=row.course.id,
-                instrument=code,
-                assessed_on=assessed_on,
-                items=values,
-            ),
-            actor=actor,
-            source="phone",
-            schedule=plan,
-        )
+    _store(session, row.course, complete, assessed_on=assessed_on, actor=actor, source="phone")
     for invitation in session.scalars(
         select(Invitation).where(
             Invitation.due_id == row.due.id,

@@ -131,6 +131,13 @@ def list_users(session: Session, *, actor: Principal) -> list[tuple[User, list[s
     return result
 
 
+def _end_web_sessions(session: Session, user_id: int) -> None:
+    for web in session.scalars(
+        select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    ):
+        web.ended_at = now()
+
+
 def disable_user(session: Session, *, username: str, reason: str, actor: Principal) -> User:
     require_admin(actor)
     user = get_user(session, username)
@@ -139,10 +146,7 @@ def disable_user(session: Session, *, username: str, reason: str, actor: Princip
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ):
         token.revoked_at = now()
-    for web in session.scalars(
-        select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
-    ):
-        web.ended_at = now()
+    _end_web_sessions(session, user.id)
     session.flush()
     audit.write(
         session,
@@ -171,10 +175,7 @@ def reset_password(session: Session, *, username: str, actor: Principal) -> str:
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = True
     user.failed_logins = 0
-    for web in session.scalars(
-        select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
-    ):
-        web.ended_at = now()
+    _end_web_sessions(session, user.id)
     session.flush()
     audit.write(
         session,
