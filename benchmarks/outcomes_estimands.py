@@ -246,6 +246,12 @@ def _child(function: Callable[..., Any], argument: Any, queue: Any) -> None:
     import prolo.outcomes.extract
     import prolo.outcomes.store  # noqa: F401
 
+    # A server has its database drivers loaded; a fresh child would time their import.
+    target = argument[0] if isinstance(argument, tuple) else argument
+    if str(target).startswith("postgresql"):
+        import adbc_driver_postgresql.dbapi  # noqa: F401
+        import psycopg  # noqa: F401
+
     started = time.perf_counter()
     result = function(argument)
     seconds = time.perf_counter() - started

@@ -80,13 +80,13 @@ def test_an_incremental_refresh_equals_a_cold_build(registry_url: str, tmp_path:
     folder = tmp_path / "analysis"
     cold = store.refresh(registry_url, directory=folder)
     assert cold.kind == "cold" and cold.rows > 100
-    _same(pl.read_parquet(folder / store.TABLE_FILE), course_table(registry_url))
+    _same(store.read_snapshot(folder), course_table(registry_url))
 
     changed = _change_some(registry_url)
     done = store.refresh(registry_url, directory=folder)
     assert done.kind == "incremental"
     assert 1 <= done.courses <= 5 and done.removed >= 2  # the retired course and patient's
-    snapshot = pl.read_parquet(folder / store.TABLE_FILE)
+    snapshot = store.read_snapshot(folder)
     _same(snapshot, course_table(registry_url))
     assert changed["course"] not in snapshot["course_id"].to_list()
     assert store.refresh(registry_url, directory=folder).kind == "current"
@@ -150,3 +150,48 @@ def test_while_a_writer_holds_sqlite_the_reader_reads_the_database(tmp_path: Pat
         assert answer.refresh is None and answer.data_as_of is not None
         _same(answer.table, course_table(url))
         engine_for(url).dispose()
+
+
+def _correct_scores(url: str, course_ids: list[int]) -> None:
+    """Correct the latest NRS of each course (a new score: the course must be rebuilt)."""
+    with transaction(engine_for(url)) as session:
+        for course in course_ids:
+            nrs = session.scalars(
+                select(Assessment)
+                .where(Assessment.instrument == "NRS", Assessment.course_id == course)
+                .order_by(Assessment.assessed_on.desc())
+            ).first()
+            if nrs is None:
+                continue
+            assessments.update(
+                session,
+                nrs.id,
+                AssessmentUpdate(items=[(int(nrs.score or 0) + 3) % 11], reason="typo"),
+                actor=ACTOR,
+                schedule=DEFAULT,
+            )
+
+
+def test_deltas_accumulate_then_fold_into_a_new_base(registry_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "analysis"
+    store.refresh(registry_url, directory=folder)
+    with engine_for(registry_url).connect() as connection:
+        courses = connection.scalars(select(TreatmentCourse.id).order_by(TreatmentCourse.id)).all()
+    deltas_seen = []
+    for round_ in range(6):
+        _correct_scores(registry_url, list(courses[round_ * 4 : round_ * 4 + 4]))
+        done = store.refresh(registry_url, directory=folder)
+        assert done.kind == "incremental"
+        state = store._state(folder)
+        assert state is not None
+        deltas_seen.append(len(state["deltas"]))
+        # after every refresh: base + deltas give exactly what a cold build gives
+        _same(store.read_snapshot(folder), course_table(registry_url))
+        files = {p.name for p in folder.glob("*.parquet")}
+        assert files == {state["base"], *state["deltas"]}  # nothing left behind
+    # each small refresh added a delta; past a tenth of the base they were folded into one base
+    assert deltas_seen[0] == 1 and deltas_seen[1] == 2
+    assert 0 in deltas_seen[2:]
+    only_nrs = store.read_snapshot(folder, measures=["nrs_back"])
+    assert "odi_6m" not in only_nrs.columns and "nrs_back_6m" in only_nrs.columns
+    assert only_nrs.height == course_table(registry_url).height

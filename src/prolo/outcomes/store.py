@@ -2,8 +2,16 @@
 beside the database and refreshed incrementally, so that reports read a column file instead of
 re-extracting every course (DESIGN §8: getting rows out of the database is the cost).
 
-Layout: ``<directory>/courses.parquet`` (every active course, every measure, default windows)
-and ``<directory>/state.json`` (the high-water mark, the newest change included, counts).
+Layout: ``<directory>/state.json`` names the files of the current snapshot: a *base*
+(``base-<stamp>.parquet``: every active course, every measure, default windows) and, after
+incremental refreshes, *deltas* (``delta-<stamp>.parquet``, oldest first): each holds the new rows
+of the courses it rebuilt, with ``_live`` false for a course removed (retired, or its patient
+retired). A course's row in a later file replaces its earlier rows. :func:`read_snapshot` applies
+them; ``prolo analysis refresh --full`` leaves a single base file. A delta costs only its rows,
+where rewriting the base costs the whole table; once the deltas hold more than a tenth of the
+base's rows the next refresh folds them into a new base. State and files are written first to
+new names and swapped in, so a reader sees either the old set or the new one (and retries if a
+file of the old set was removed under it).
 The directory is ``PROLO_ANALYSIS_DIR/<database>`` when that setting is given, else
 ``<file>.analysis`` beside a SQLite file and ``~/.local/share/prolo/analysis/<host>_<port>_<db>``
 for PostgreSQL. Parquet because DuckDB, Polars, pandas, R and Spark all read it.
@@ -47,9 +55,9 @@ import pyarrow.parquet as pq
 from prolo.followup.schedule import DEFAULT, Schedule
 from prolo.outcomes.extract import MEASURES, Filters, Source, course_table
 
-VERSION = 1
-TABLE_FILE = "courses.parquet"
+VERSION = 2
 STATE_FILE = "state.json"
+COMPACT_ABOVE = 0.1  # fold the deltas into a new base once they hold this share of its rows
 CLOCK_MARGIN = dt.timedelta(seconds=1)
 LOCK_SECONDS = 2.0  # how long a reader waits for SQLite's write lock before reading directly
 COLD_ABOVE = 0.3  # rebuild everything when more than this share of the courses changed
@@ -272,29 +280,94 @@ def _state(directory: Path) -> dict[str, Any] | None:
         state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if state.get("version") != VERSION or not (directory / TABLE_FILE).exists():
+    if state.get("version") != VERSION:
+        return None
+    files = [state["base"], *state["deltas"]]
+    if not all((directory / name).exists() for name in files):
         return None
     return state  # type: ignore[no-any-return]
 
 
-def _write(directory: Path, table: pl.DataFrame, probe: _Probe) -> None:
-    """Table first, then state, each replaced atomically: a reader sees an old or a new pair,
-    and a new table with an old state is only re-refreshed."""
+def _stamp() -> str:
+    return f"{time.time_ns()}-{os.getpid()}"
+
+
+def _parquet(directory: Path, prefix: str, table: pl.DataFrame) -> str:
+    """Write ``table`` under a new name (staged, then renamed: never seen half-written)."""
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = f"{os.getpid()}-{time.monotonic_ns()}"
-    staged = directory / f".{TABLE_FILE}.{stamp}"
+    name = f"{prefix}-{_stamp()}.parquet"
+    staged = directory / f".{name}"
     table.write_parquet(staged, compression="lz4", statistics=True)
-    os.replace(staged, directory / TABLE_FILE)
+    os.replace(staged, directory / name)
+    return name
+
+
+def _commit(
+    directory: Path,
+    base: str,
+    deltas: list[str],
+    courses: int,
+    probe: _Probe,
+    delta_rows: int = 0,
+) -> None:
+    """Swap in the new state, then remove the files no state names any more."""
     state = {
         "version": VERSION,
+        "base": base,
+        "deltas": deltas,
+        "delta_rows": delta_rows,
         "mark": probe.mark.isoformat(),
         "data_as_of": probe.newest.isoformat() if probe.newest else None,
         "after_mark": probe.after_mark,
-        "courses": table.height,
+        "courses": courses,
     }
-    staged_state = directory / f".{STATE_FILE}.{stamp}"
-    staged_state.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(staged_state, directory / STATE_FILE)
+    staged = directory / f".{STATE_FILE}.{_stamp()}"
+    staged.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(staged, directory / STATE_FILE)
+    keep = {base, *deltas}
+    for old in directory.glob("*.parquet"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+
+
+def read_snapshot(
+    directory: Path,
+    columns: Sequence[str] | None = None,
+    state: dict[str, Any] | None = None,
+    *,
+    measures: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The snapshot's table: the base with each delta applied in turn (``columns``: only
+    these, ``course_id`` always included; ``measures``: only these measures' score columns)."""
+    for attempt in range(3):
+        current = state or _state(directory)
+        if current is None:
+            raise FileNotFoundError(f"no analysis snapshot in {directory}")
+        try:
+            if measures is not None:
+                names = pq.read_schema(directory / current["base"]).names
+                columns = _wanted_columns(names, measures)
+            return _apply(directory, current, columns)
+        except FileNotFoundError:  # a refresh replaced the files between state and read
+            state = None
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply(directory: Path, state: dict[str, Any], columns: Sequence[str] | None) -> pl.DataFrame:
+    wanted = None if columns is None else ["course_id", *(c for c in columns if c != "course_id")]
+    table = pl.read_parquet(directory / state["base"], columns=wanted)
+    for name in state["deltas"]:
+        present = set(pq.read_schema(directory / name).names)
+        delta = pl.read_parquet(
+            directory / name,
+            columns=None if wanted is None else [c for c in [*wanted, "_live"] if c in present],
+        )
+        kept = table.filter(~pl.col("course_id").is_in(delta.get_column("course_id").implode()))
+        live = delta.filter(pl.col("_live")).drop("_live")
+        table = pl.concat([kept, live], how="diagonal_relaxed")
+    return table
 
 
 # --- refresh and read -----------------------------------------------------------------------
@@ -325,28 +398,48 @@ def refresh(
         if not _tracing_changed(source, previous):
             changed = _changed_courses(source, previous)
             if len(changed) <= COLD_ABOVE * max(int(state["courses"]), 1):
-                old = pl.read_parquet(folder / TABLE_FILE)
-                new = course_table(url, filters=Filters(course_ids=changed)) if changed else None
-                kept = old.filter(~pl.col("course_id").is_in(changed))
-                table = kept if new is None else pl.concat([kept, new], how="diagonal_relaxed")
-                table = table.sort("course_id")
-                _write(folder, table, probe)
-                rebuilt = 0 if new is None else new.height
-                removed = old.height - kept.height - rebuilt
-                done = Refresh(
-                    "incremental",
-                    rebuilt,
-                    max(removed, 0),
-                    table.height,
-                    0.0,
-                    probe.newest,
-                    folder,
-                )
-                return _timed(done, started)
+                return _timed(_incremental(url, folder, state, changed, probe), started)
     table = course_table(url)
-    _write(folder, table, probe)
+    _commit(folder, _parquet(folder, "base", table), [], table.height, probe)
     done = Refresh("cold", table.height, 0, table.height, 0.0, probe.newest, folder)
     return _timed(done, started)
+
+
+def _incremental(
+    url: str, folder: Path, state: dict[str, Any], changed: list[int], probe: _Probe
+) -> Refresh:
+    """Rebuild the ``changed`` courses into a new delta (or into a new base, once the deltas
+    hold more than :data:`COMPACT_ABOVE` of its rows)."""
+    new = course_table(url, filters=Filters(course_ids=changed)) if changed else None
+    rebuilt = pl.Series("course_id", [], pl.Int64) if new is None else new.get_column("course_id")
+    before = read_snapshot(folder, ["course_id"], state).get_column("course_id")
+    unchanged = int((~before.is_in(changed)).sum())
+    removed = int(before.is_in(changed).sum()) - int(rebuilt.is_in(before.implode()).sum())
+    courses = unchanged + rebuilt.len()
+    gone = pl.DataFrame(
+        {"course_id": sorted(set(changed) - set(rebuilt.to_list()))}, schema={"course_id": pl.Int64}
+    )
+    delta = pl.concat(
+        [
+            (new if new is not None else gone.head(0)).with_columns(pl.lit(True).alias("_live")),
+            gone.with_columns(pl.lit(False).alias("_live")),
+        ],
+        how="diagonal_relaxed",
+    )
+    delta_rows = int(state.get("delta_rows", 0)) + delta.height
+    if delta_rows > COMPACT_ABOVE * max(courses, 1):
+        table = read_snapshot(folder, state=state).filter(~pl.col("course_id").is_in(changed))
+        if new is not None:
+            table = pl.concat([table, new], how="diagonal_relaxed")
+        _commit(folder, _parquet(folder, "base", table.sort("course_id")), [], courses, probe)
+    elif delta.height:
+        deltas = [*state["deltas"], _parquet(folder, "delta", delta)]
+        _commit(folder, state["base"], deltas, courses, probe, delta_rows)
+    else:
+        _commit(folder, state["base"], state["deltas"], courses, probe, delta_rows)
+    return Refresh(
+        "incremental", rebuilt.len(), max(removed, 0), courses, 0.0, probe.newest, folder
+    )
 
 
 def _timed(done: Refresh, started: float) -> Refresh:
@@ -414,8 +507,7 @@ def analysis_table(
         done = refresh(url, directory=folder)
     except (Busy, OSError):  # a writer holds the lock, or the folder cannot be written
         return _direct(source, measures, filters, windows)
-    wanted = pq.read_schema(folder / TABLE_FILE).names
-    table = pl.read_parquet(folder / TABLE_FILE, columns=_wanted_columns(wanted, measures))
+    table = read_snapshot(folder, measures=measures)
     return Analysis(select(table, None, filters), done.data_as_of, done)
 
 
