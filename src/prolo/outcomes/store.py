@@ -258,7 +258,7 @@ def _current_stamps(source: Source, mark: dt.datetime) -> tuple[dt.datetime | No
 def _changed_courses(source: Source, since: dt.datetime) -> list[int]:
     literal = _literal(source, since)
     sql = " UNION ".join(part.format(mark=literal) for part in CHANGED_COURSES)
-    table = source.query(sql)
+    table = source.query(sql, few=True)
     if table.num_rows == 0:
         return []
     return sorted(int(v) for v in table.column(0).to_pylist() if v is not None)

@@ -15,7 +15,7 @@ eligible) and ``{measure}_{tp}_traced``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -57,14 +57,20 @@ def _traced_sql(instruments: list[str] | tuple[str, ...]) -> str:
     """
 
 
-def read(source: Source, instruments: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(members: course_id, time_point, sampled, probability; traced assessments)."""
-    from prolo.outcomes.extract import _dates
+def read(
+    source: Source, instruments: list[str], course_ids: Sequence[int] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(members: course_id, time_point, sampled, probability; traced assessments), of the
+    ``course_ids`` only when given (read then as few rows)."""
+    from prolo.outcomes.extract import _dates, _ints
 
-    members = source.frame(MEMBERS_SQL, MEMBER_SCHEMA)
+    few = bool(course_ids)
+    only = f"m.course_id IN ({_ints(course_ids)})" if few else ""
+    members = source.frame(MEMBERS_SQL + (f" WHERE {only}" if few else ""), MEMBER_SCHEMA, few=few)
     if members.height == 0 or not instruments:
         return members, pl.DataFrame(schema=TRACED_SCHEMA)
-    raw = source.query(_traced_sql(instruments))
+    traced_sql = _traced_sql(instruments) + (f" AND {only.replace('m.', 'a.')}" if few else "")
+    raw = source.query(traced_sql, few=few)
     if raw.num_rows == 0:
         return members, pl.DataFrame(schema=TRACED_SCHEMA)
     frame = pl.from_arrow(raw)
