@@ -173,16 +173,74 @@ def test_extraction_does_not_blind_other_connections(tmp_path: object) -> None:
 
 
 @pytest.mark.parametrize("fresh_database_url", ["sqlite"], indirect=True)
-def test_large_files_are_read_in_a_child_process_with_the_same_result(
-    registry: dict[str, object], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """SQLite files past a size are read by ADBC in a child process: same table either way."""
+def test_the_three_sqlite_readers_give_the_same_rows(registry: dict[str, object]) -> None:
+    """Quoted CSV built inside SQLite (typed reads), ADBC in a child process (large files,
+    untyped) and fetched tuples (small files, untyped): the same rows, value for value."""
+    import pyarrow as pa
+
     from prolo.outcomes import extract
 
-    url = str(registry["url"])
-    in_process = course_table(url, windows=WINDOWS, measures=["nrs_back"]).sort("course_id")
-    monkeypatch.setattr(extract, "ADBC_SQLITE_FROM_BYTES", 0)
-    in_child = course_table(url, windows=WINDOWS, measures=["nrs_back"]).sort("course_id")
-    assert in_child.select(sorted(in_child.columns)).equals(
-        in_process.select(sorted(in_process.columns))
+    path = str(registry["url"]).removeprefix("sqlite:///")
+    sql = extract._assessment_sql(list(extract.MEASURES.values()))
+    typed = extract.read_arrow(str(registry["url"]), sql, extract.RAW_ASSESSMENTS)
+    assert typed.num_rows > 0
+    for untyped in (extract._sqlite_arrow_in_child(path, sql), extract._sqlite_arrow(path, sql)):
+        as_typed = untyped.set_column(
+            3, "assessed_on", pa.compute.strptime(untyped["assessed_on"], "%Y-%m-%d", "s")
+        ).cast(extract.RAW_ASSESSMENTS)
+        assert as_typed.sort_by("course_id").equals(typed.sort_by("course_id"))
+
+
+def test_quoted_csv_reading_keeps_every_value_exactly(tmp_path: object) -> None:
+    """Text with commas, quotes, new lines, the word NULL and non-ASCII letters; REALs that
+    15 digits would round; large integers; dates; NULLs of every type."""
+    import sqlite3
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from prolo.outcomes.extract import read_arrow
+
+    path = Path(str(tmp_path)) / "values.db"
+    rows = [
+        (1, "a,b", 0.1 + 0.2, "2024-02-29", 2**40),
+        (2, 'it\'s "quoted"', 46.666666666666664, "1999-12-31", -(2**31)),
+        (3, "two\nlines", 1e-300, None, None),
+        (4, "NULL", -2.5, "2026-01-01", 0),
+        (5, "Zoë — ü", None, "2025-06-30", 7),
+        (6, "", 1.5e308, "2025-06-30", 8),
+        (7, None, 3.0, "2025-06-30", 9),
+    ]
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (id INTEGER, label TEXT, x REAL, on_day TEXT, big INTEGER)")
+    connection.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", rows)
+    connection.commit()
+    connection.close()
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("label", pa.large_string()),
+            ("x", pa.float64()),
+            ("on_day", pa.date32()),
+            ("big", pa.int64()),
+        ]
     )
+    table = read_arrow(f"sqlite:///{path}", "SELECT * FROM t ORDER BY id", schema)
+    assert table.schema == schema
+    got = table.to_pylist()
+    for row, expected in zip(got, rows, strict=True):
+        assert row["label"] == expected[1]
+        assert row["x"] == expected[2] and str(row["x"]) == str(expected[2])
+        assert (row["on_day"].isoformat() if row["on_day"] else None) == expected[3]
+        assert row["big"] == expected[4]
+    # several statements (pieces of one query) are read together
+    pieces = read_arrow(
+        f"sqlite:///{path}",
+        [
+            "SELECT * FROM t WHERE id < 4",
+            "SELECT * FROM t WHERE id >= 4",
+            "SELECT * FROM t WHERE 0",
+        ],
+        schema,
+    )
+    assert pieces.sort_by("id").equals(table)

@@ -181,6 +181,10 @@ def read_arrow(
     if backend == "postgresql":
         if few:
             return _concat(_postgres_rows(parsed, statements), schema)
+        if len(statements) > 1:  # pieces of one query: each on its own connection, at once
+            with ThreadPoolExecutor(min(READ_THREADS, len(statements))) as pool:
+                pieces = pool.map(lambda sql: _postgres_arrow(parsed, [sql])[0], statements)
+                return _concat(list(pieces), schema)
         return _concat(_postgres_arrow(parsed, statements), schema)
     raise ValueError(f"unsupported database: {backend}")
 
@@ -414,25 +418,29 @@ RAW_ASSESSMENTS = pa.schema(
         ("assessed_on", pa.date32()),
     ]
 )
+SPLIT_ABOVE = 20_000  # courses: below, one statement (a piece's own connection costs more)
 COURSES_PER_READ = 50_000  # a statement's rows (≈ 13 per course) stay a few tens of MB of text
 
 
 def _assessment_statements(
     source: Source, instruments: Sequence[str], filters: Filters
 ) -> list[str]:
-    """The assessment query, cut by ranges of course ids on SQLite so that the pieces are read
-    in parallel and none grows past memory (PostgreSQL streams one statement)."""
-    if source.dialect != "sqlite" or filters.course_ids:
+    """The assessment query, cut by ranges of course ids so that the pieces are read in
+    parallel (SQLite: in pieces of at most COURSES_PER_READ courses, so that no statement's
+    text grows past memory; PostgreSQL: one piece per reading thread)."""
+    if filters.course_ids:
         return [_assessment_sql(instruments, filters.course_ids)]
     bounds = source.query(
         "SELECT MIN(id) AS low, MAX(id) AS high FROM treatment_courses",
         pa.schema([("low", pa.int64()), ("high", pa.int64())]),
+        few=True,
     )
     low, high = bounds.column("low")[0].as_py(), bounds.column("high")[0].as_py()
-    if low is None or high is None:
+    if low is None or high is None or high - low < SPLIT_ABOVE:
         return [_assessment_sql(instruments)]
-    step = max(COURSES_PER_READ, (high - low + 1) // READ_THREADS + 1)
-    step = min(step, COURSES_PER_READ) if high - low + 1 > 2 * COURSES_PER_READ else step
+    step = (high - low + 1) // READ_THREADS + 1
+    if source.dialect == "sqlite":
+        step = min(step, COURSES_PER_READ)
     return [
         _assessment_sql(instruments, between=(start, start + step))
         for start in range(low, high + 1, step)
