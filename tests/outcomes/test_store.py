@@ -195,3 +195,29 @@ def test_deltas_accumulate_then_fold_into_a_new_base(registry_url: str, tmp_path
     only_nrs = store.read_snapshot(folder, measures=["nrs_back"])
     assert "odi_6m" not in only_nrs.columns and "nrs_back_6m" in only_nrs.columns
     assert only_nrs.height == course_table(registry_url).height
+
+
+def test_a_reader_retries_when_a_refresh_replaced_the_files_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for url in initialised_database("sqlite", tmp_path, ADMIN_PASSWORD):
+        run.to_database(url, 20, 4, params.load(None))
+        _read_with_an_outdated_state(url, tmp_path / "store", monkeypatch)
+        engine_for(url).dispose()
+
+
+def _read_with_an_outdated_state(url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.refresh(url, directory=folder)
+    outdated = store._state(folder)
+    assert outdated is not None
+    store.refresh(url, directory=folder, full=True)  # a new base: the old one is removed
+    assert not (folder / outdated["base"]).exists()
+    real_state = store._state
+    answers = [outdated]
+
+    def outdated_first(directory: Path) -> dict[str, object] | None:
+        return answers.pop() if answers else real_state(directory)
+
+    monkeypatch.setattr(store, "_state", outdated_first)
+    _same(store.read_snapshot(folder), course_table(url))
+    assert not answers  # the outdated state was read, failed, and the read was retried
