@@ -173,6 +173,26 @@ def test_extraction_does_not_blind_other_connections(tmp_path: object) -> None:
 
 
 @pytest.mark.parametrize("fresh_database_url", ["sqlite"], indirect=True)
+def test_large_files_are_read_in_child_processes_with_the_same_result(
+    registry: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite files past a size are read by ADBC in child processes (the pieces of a query
+    shared between two of them): the same course table either way."""
+    from prolo.outcomes import extract
+
+    url = str(registry["url"])
+    in_process = course_table(url, windows=WINDOWS).sort("course_id")
+    monkeypatch.setattr(extract, "ADBC_SQLITE_FROM_BYTES", 0)
+    monkeypatch.setattr(extract, "SPLIT_ABOVE", 0)
+    monkeypatch.setattr(extract, "COURSES_PER_READ", 1)
+    source = extract.Source(url)
+    pieces = extract._assessment_statements(source, ["NRS"], extract.Filters())
+    assert len(pieces) >= 2
+    in_children = course_table(url, windows=WINDOWS).sort("course_id")
+    assert in_children.equals(in_process)
+
+
+@pytest.mark.parametrize("fresh_database_url", ["sqlite"], indirect=True)
 def test_the_three_sqlite_readers_give_the_same_rows(registry: dict[str, object]) -> None:
     """Quoted CSV built inside SQLite (typed reads), ADBC in a child process (large files,
     untyped) and fetched tuples (small files, untyped): the same rows, value for value."""
