@@ -117,9 +117,7 @@ def months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
 
 def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies) -> pd.Series:
     """``registry.rules.eligibility_warnings`` over a column of courses (JSON text per row)."""
-    onset = pd.to_datetime(
-        known.lookup("conditions", clean["condition_id"], ["onset_date"])["onset_date"]
-    )
+    onset = known.lookup("conditions", clean["condition_id"], ["onset_date"])["onset_date"]
     months = months_between(onset, clean["start_date"])
     chronic = api_rules.CHRONIC_MONTHS
     failed = _failed_nonsurgical(clean, known, vocab)
@@ -198,7 +196,7 @@ def _assessments(
     )
     p.add(other, "course_id", values_at(clean["course_id"], "{v} belongs to another patient"))
     scored = score_items(clean["instrument"], clean["items"], p)
-    index = _index_dates(clean["course_id"], known).fillna(pd.to_datetime(course["start_date"]))
+    index = _index_dates(clean["course_id"], known).fillna(course["start_date"])
     day = (clean["assessed_on"] - index).dt.days.astype("Int64")
     time_point = pd.Series([None] * len(clean), dtype=object)
     for point in schedule.time_points:
