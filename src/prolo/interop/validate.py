@@ -228,21 +228,29 @@ def _index_dates(course_ids: pd.Series, known: Known) -> pd.Series:
 
     from prolo.registry.models import InjectionSession as IS
 
-    first: dict[int, Any] = {}
+    ids: list[np.ndarray[Any, Any]] = []
+    days: list[np.ndarray[Any, Any]] = []
     here = known.batch.get("injection_sessions")
     if here is not None and len(here):
         firsts = here.groupby("course_id")["session_date"].min()
-        first.update({int(str(k)): v for k, v in firsts.items()})
-    outside = [int(i) for i in course_ids.dropna().unique() if int(i) not in first]
+        ids.append(firsts.index.to_numpy(dtype=float))
+        days.append(firsts.to_numpy(dtype="datetime64[ns]"))
+    wanted = pd.to_numeric(course_ids).to_numpy(dtype=float, na_value=np.nan)
+    distinct = pd.unique(wanted[~np.isnan(wanted)])
+    outside = distinct[~np.isin(distinct, ids[0])] if ids else distinct
     for start in range(0, len(outside), IN_CHUNK):
-        chunk = outside[start : start + IN_CHUNK]
+        chunk = [int(i) for i in outside[start : start + IN_CHUNK]]
         rows = known.connection.execute(
             select(IS.course_id, func.min(IS.session_date))
             .where(IS.course_id.in_(chunk), IS.retired_at.is_(None))
             .group_by(IS.course_id)
-        )
-        first.update({cid: pd.Timestamp(day) for cid, day in rows})
-    lookup = pd.Series(first, dtype="datetime64[ns]")
-    return pd.to_datetime(
-        course_ids.astype("float").map(lookup.set_axis(lookup.index.astype(float)))
-    )
+        ).all()
+        if rows:
+            stored = pd.DataFrame(rows, columns=["course_id", "first"])
+            ids.append(stored["course_id"].to_numpy(dtype=float))
+            days.append(pd.to_datetime(stored["first"]).to_numpy(dtype="datetime64[ns]"))
+    if not ids:
+        return pd.Series(np.full(len(course_ids), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    where = pd.Index(np.concatenate(ids)).get_indexer(pd.Index(wanted))
+    first = pd.api.extensions.take(np.concatenate(days), where, allow_fill=True)
+    return pd.Series(first, index=course_ids.index)
