@@ -116,3 +116,34 @@ def test_eligibility_warnings_equal_the_apis(fresh_url: str) -> None:
             assert course.eligibility_warnings == rules.eligibility_warnings(session, values)
             warned += bool(course.eligibility_warnings)
     assert 0 < warned < len(courses)
+
+
+def test_unique_keys_already_stored_are_rejected_and_new_ones_accepted(fresh_url: str) -> None:
+    """The unique constraints against the database (one bound list per key column, the exact
+    pairs matched in pandas): every stored key is found, and no new key is taken for one."""
+    clinics, chunk = small_registry(10)
+    importer = Importer(fresh_url)
+    assert importer.import_batch(clinics).ok
+    assert importer.import_batch(chunk).ok
+    patients = chunk["patients"].drop(columns="id")
+    # Stored keys (rows 1–10), then a stored external id at another site and new ids (11–20).
+    other_site = patients.assign(site_id=clinics["sites"]["id"].iloc[-1])
+    other_site = other_site[other_site["site_id"] != patients["site_id"]]
+    again = pd.concat(
+        [patients, other_site, patients.assign(external_id=[f"NEW-{i}" for i in range(10)])],
+        ignore_index=True,
+    )
+    result = importer.import_batch({"patients": again}, dry_run=True)
+    assert {(r.row, r.reason) for r in result.rejected} == {
+        (n, "a record with this site_id and external_id already exists") for n in range(1, 11)
+    }
+    sites = clinics["sites"].drop(columns="id")
+    result = importer.import_batch({"sites": sites}, dry_run=True)
+    assert {r.reason for r in result.rejected} == {"a record with this code already exists"}
+    assert len(result.rejected) == len(sites)
+    links = clinics["practitioner_sites"].drop(columns="id")
+    result = importer.import_batch({"practitioner_sites": links}, dry_run=True)
+    assert len(result.rejected) == len(links)
+    assert {r.reason for r in result.rejected} == {
+        "a record with this practitioner_id and site_id already exists"
+    }

@@ -6,17 +6,43 @@ reference rule is one vectorised comparison.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from prolo.interop.tables import TABLES
 from prolo.registry.models import VocabularyTerm
 
 IN_CHUNK = 5000
+
+
+def one_of(connection: Connection, column: Any, values: list[Any]) -> ColumnElement[bool]:
+    """``column IN values`` with the values in one bound parameter (an array on PostgreSQL, a
+    JSON list read by ``json_each`` on SQLite): compiling and planning thousands of bound
+    parameters costs far more than the query."""
+    clause: ColumnElement[bool]
+    if connection.dialect.name == "postgresql":
+        clause = column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        return clause
+    listed: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(values)))
+    )
+    clause = column.in_(listed.scalar_subquery())
+    return clause
 
 
 class Vocabularies:
@@ -93,7 +119,7 @@ class Known:
             chunk = [int(i) for i in ids[start : start + IN_CHUNK]]
             query = select(
                 t.c.id, t.c.retired_at.is_not(None).label("retired"), *(t.c[c] for c in wanted)
-            ).where(t.c.id.in_(chunk))
+            ).where(one_of(self.connection, t.c.id, chunk))
             rows.extend(self.connection.execute(query).all())
         frame = pd.DataFrame(rows, columns=["id", "retired", *wanted])
         for column in wanted:

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from prolo.assessments.models import SOURCES
 from prolo.followup.schedule import DEFAULT, Schedule
 from prolo.interop import rules, shape
 from prolo.interop.items import score_items
-from prolo.interop.known import IN_CHUNK, Known, Vocabularies
+from prolo.interop.known import IN_CHUNK, Known, Vocabularies, one_of
 from prolo.interop.problems import Problems, values_at
 from prolo.interop.tables import TableSpec
 from prolo.registry import rules as api_rules
@@ -91,21 +91,29 @@ def _unique(spec: TableSpec, clean: pd.DataFrame, p: Problems, known: Known) -> 
         key.duplicated(keep="first") & p.good, columns[-1], f"the same {label} twice in this import"
     )
     t = spec.table
-    existing: list[tuple[Any, ...]] = []
-    candidates = clean.loc[p.good, list(columns)].drop_duplicates()
-    tuples = [
-        tuple(v.item() if isinstance(v, np.generic) else v for v in row)
-        for row in candidates.itertuples(index=False, name=None)
+    candidates = clean.loc[p.good, list(columns)]
+    # Each key column among the batch's values (the unique index serves that), by chunks of
+    # the last column; the exact pairs are then matched here.
+    fixed = [
+        one_of(known.connection, t.c[c], _plain_list(candidates[c].dropna().unique()))
+        for c in columns[:-1]
     ]
-    for start in range(0, len(tuples), IN_CHUNK):
-        chunk = tuples[start : start + IN_CHUNK]
+    last = _plain_list(candidates[columns[-1]].dropna().unique())
+    existing: list[tuple[Any, ...]] = []
+    for start in range(0, len(last), IN_CHUNK):
+        chunk = last[start : start + IN_CHUNK]
         query = select(*(t.c[c] for c in columns)).where(
-            tuple_(*(t.c[c] for c in columns)).in_(chunk)
+            *fixed, one_of(known.connection, t.c[columns[-1]], chunk)
         )
         existing.extend(tuple(r) for r in known.connection.execute(query))
     if existing:
         taken = key.isin(pd.MultiIndex.from_tuples(existing))
         p.add(taken, columns[-1], f"a record with this {label} already exists")
+
+
+def _plain_list(values: Any) -> list[Any]:
+    """Python values for bound parameters (numpy and pandas scalars are not)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in np.asarray(values, dtype=object)]
 
 
 def months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
@@ -156,7 +164,7 @@ def _failed_nonsurgical(
         chunk = [int(i) for i in outside[start : start + IN_CHUNK]]
         rows = known.connection.execute(
             select(PT.patient_id, PT.condition_id, PT.treatment_type, PT.result).where(
-                PT.patient_id.in_(chunk), PT.retired_at.is_(None)
+                one_of(known.connection, PT.patient_id, chunk), PT.retired_at.is_(None)
             )
         ).all()
         parts.append(
@@ -242,7 +250,7 @@ def _index_dates(course_ids: pd.Series, known: Known) -> pd.Series:
         chunk = [int(i) for i in outside[start : start + IN_CHUNK]]
         rows = known.connection.execute(
             select(IS.course_id, func.min(IS.session_date))
-            .where(IS.course_id.in_(chunk), IS.retired_at.is_(None))
+            .where(one_of(known.connection, IS.course_id, chunk), IS.retired_at.is_(None))
             .group_by(IS.course_id)
         ).all()
         if rows:
