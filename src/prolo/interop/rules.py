@@ -213,7 +213,8 @@ def _target_codes(c: pd.DataFrame, p: Problems, vocab: Vocabularies) -> None:
             and (t.get("side") is None or t["side"] in vocab.codes.get("side", set()))
             for t in entries
         )
-    bad = c["targets"].map(lambda t: t is not None and not verdict[t]).to_numpy(dtype=bool)
+    refused = [text for text, ok in verdict.items() if not ok]
+    bad = c["targets"].isin(refused).to_numpy(dtype=bool)
     p.add(bad, "targets", "a target or side is not in its vocabulary (target, side)")
 
 

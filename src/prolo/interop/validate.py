@@ -63,7 +63,8 @@ def validate(
         clean["eligibility_warnings"] = eligibility_warnings(clean, known, vocab)
     if spec.name == "assessments":
         clean = _assessments(clean, p, known, schedule)
-    good = clean.loc[p.good].reset_index(drop=True)
+    # ``clean`` is this function's own frame: with nothing rejected it is stored as it is.
+    good = clean.loc[p.good].reset_index(drop=True) if p.bad.any() else clean
     known.add(spec.name, good)
     return Checked(spec, good, p)
 
@@ -129,12 +130,18 @@ def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies)
     months = months_between(onset, clean["start_date"])
     chronic = api_rules.CHRONIC_MONTHS
     failed = _failed_nonsurgical(clean, known, vocab)
-    texts = []
-    for month, ok in zip(months.to_numpy(dtype=float), failed, strict=True):
+    # The text depends only on (months when not chronic, failed therapy documented): one
+    # json.dumps per distinct pair, not per course.
+    month = months.to_numpy(dtype=float)
+    short = ~np.isnan(month) & (month < chronic)
+    shown = np.where(short, month, np.inf)
+    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([shown, np.asarray(failed, dtype=bool)]))
+    distinct = []
+    for value, ok in pairs:
         found = []
-        if not np.isnan(month) and month < chronic:
+        if np.isfinite(value):
             found.append(
-                f"not chronic: {int(month)} months from onset to the course start "
+                f"not chronic: {int(value)} months from onset to the course start "
                 f"(eligibility needs at least {chronic})"
             )
         if not ok:
@@ -142,7 +149,8 @@ def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies)
                 "no documented failed nonsurgical therapy for this condition "
                 "(eligibility needs at least one)"
             )
-        texts.append(json.dumps(found))
+        distinct.append(json.dumps(found))
+    texts = np.asarray(distinct, dtype=object)[codes]
     return pd.Series(texts, dtype=object)
 
 
@@ -175,12 +183,11 @@ def _failed_nonsurgical(
         return np.zeros(len(clean), dtype=bool)
     prior = pd.concat(parts)
     types = vocab.codes.get("prior_treatment_type", set())
-    nonsurgical = prior["treatment_type"].map(
-        lambda t: (
-            t in types and vocab.attributes[("prior_treatment_type", t)].get("nonsurgical", True)
-        )
-    )
-    prior = prior[prior["result"].eq("failed") & nonsurgical.astype(bool)]
+    nonsurgical_types = [
+        t for t in types if vocab.attributes[("prior_treatment_type", t)].get("nonsurgical", True)
+    ]
+    nonsurgical = prior["treatment_type"].isin(nonsurgical_types)
+    prior = prior[prior["result"].eq("failed") & nonsurgical]
     condition = pd.to_numeric(prior["condition_id"]).fillna(-1).astype(float)
     pairs = pd.MultiIndex.from_arrays([prior["patient_id"].astype(float), condition])
     patient = clean["patient_id"].astype(float)
