@@ -161,25 +161,24 @@ def _score_flat(
     _apply_rule(instrument, number, is_code, is_true, ~invalid, positions, out)
 
 
-# Brackets, and what Python's ``str.strip`` and the ``\s`` of FLAT take for white space in
-# ASCII (an RE2 character class).
-BRACKETS_AND_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \[\]]"
+# What Python's ``str.strip`` (and the ``\\s`` of FLAT) take for white space, in ASCII.
+ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 
 
 def _tokens(
     texts: np.ndarray[Any, Any], k: int
 ) -> tuple[np.ndarray[Any, Any], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
     """Answers per text (texts that match FLAT) and, for the texts with exactly ``k``, their
-    tokens: the distinct token texts and a (texts × k) matrix of positions into them."""
+    tokens: the distinct token texts and a (texts × k) matrix of positions into them.
+    Python's ``[w.strip() for w in t.strip()[1:-1].split(",")]``, in Arrow."""
     array = pa.array(texts, type=pa.string())
     if not pc.all(pc.string_is_ascii(array)).as_py():
         return _tokens_unicode(texts, k)
-    # FLAT allows white space only around brackets, commas and tokens: drop it all.
-    inner = pc.replace_substring_regex(array, BRACKETS_AND_SPACE, "")
+    inner = pc.utf8_slice_codeunits(pc.ascii_trim(array, ASCII_SPACE), 1, -1)
     lists = pc.split_pattern(inner, ",")
     counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     exact = counts == k
-    words = pc.list_flatten(lists.filter(pa.array(exact)))
+    words = pc.ascii_trim(pc.list_flatten(lists.filter(pa.array(exact))), ASCII_SPACE)
     encoded = pc.dictionary_encode(words)
     distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     at = encoded.indices.to_numpy(zero_copy_only=False).reshape(-1, k)

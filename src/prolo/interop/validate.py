@@ -75,7 +75,7 @@ def _ids(spec: TableSpec, raw: pd.Series, p: Problems, known: Known) -> pd.Serie
     with np.errstate(invalid="ignore"):
         bad = np.isnan(number) | (number < 1) | (np.mod(np.nan_to_num(number), 1) != 0)
     p.add(bad, "id", values_at(raw, "{v} is not a positive whole number"))
-    ids = values.where(~bad).astype("Int64")
+    ids = shape.whole_numbers(values.where(~bad))
     twice = ids.duplicated(keep="first").to_numpy() & ~bad
     p.add(twice, "id", values_at(ids, "id {v} appears twice in this import"))
     taken = known.existing_ids(spec.name, ids.where(~bad)) & ~bad
