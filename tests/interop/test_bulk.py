@@ -147,3 +147,47 @@ def test_unique_keys_already_stored_are_rejected_and_new_ones_accepted(fresh_url
     assert {r.reason for r in result.rejected} == {
         "a record with this practitioner_id and site_id already exists"
     }
+
+
+def test_lookups_read_the_same_from_the_batch_and_from_the_database(fresh_url: str) -> None:
+    """A reference resolved among the batch's own valid rows gives what the same rows give
+    once stored: found, dates and ids alike (nulls and unknown ids not found)."""
+    import numpy as np
+
+    from prolo.interop.known import Known, Vocabularies
+    from prolo.interop.tables import TABLE_ORDER
+    from prolo.interop.validate import validate
+
+    clinics, chunk = small_registry(10)
+    importer = Importer(fresh_url)
+    assert importer.import_batch(clinics).ok
+    wanted = {
+        "patients": ["birth_date", "site_id"],
+        "conditions": ["onset_date", "patient_id"],
+        "treatment_courses": ["start_date", "end_date", "patient_id"],
+        "injection_sessions": ["course_id"],
+    }
+    probes = {
+        table: pd.Series([*chunk[table]["id"].tolist()[::-1], None, 999_999], dtype="object")
+        for table in wanted
+    }
+    engine = engine_for(fresh_url)
+    with engine.connect() as connection:
+        in_batch = Known(connection)
+        vocabularies = Vocabularies(connection)
+        for name in TABLE_ORDER:
+            if name in chunk:
+                frame = chunk[name]
+                done = validate(
+                    TABLES[name], frame, np.arange(1, len(frame) + 1), in_batch, vocabularies
+                )
+                assert done.problems.count() == 0
+        from_batch = {t: in_batch.lookup(t, probes[t], c) for t, c in wanted.items()}
+    assert importer.import_batch(chunk).ok
+    with engine.connect() as connection:
+        stored = Known(connection)
+        for table, columns in wanted.items():
+            pd.testing.assert_frame_equal(
+                from_batch[table], stored.lookup(table, probes[table], columns)
+            )
+        assert from_batch["treatment_courses"]["found"].tolist()[-2:] == [False, False]
