@@ -126,3 +126,28 @@ def test_unicode_white_space_is_split_as_python_does() -> None:
         "NRS item 0 (answers): expected 1 answers, got 2"
     }
     assert len(scored) == 3
+
+
+def test_flat_texts_are_found_as_the_regex_finds_them() -> None:
+    """``is_flat`` (structure and tokens in Arrow) equals ``re.match(FLAT)`` on random texts
+    made of brackets, commas, white space, tokens and near-tokens."""
+    import re
+
+    from prolo.interop.items import FLAT, is_flat
+
+    rng = np.random.default_rng(3)
+    pieces = [
+        "[", "]", ",", " ", "\n", "\t", "\x0b", "\x1c", "\r", "1", "0", "-", "12", "1234567",
+        "01", "-0", '"missing"', '"refused"', '"x"', "null", "true", "false", "nul", "\u00a0",
+        "[1", "2]", "]\n", "[]", "", "é",
+    ]  # fmt: skip
+    texts = ["".join(rng.choice(pieces, size=int(rng.integers(0, 9)))) for _ in range(20_000)]
+    endings = ["", "\n", " ", "\n\n", "\r\n"]
+    for _ in range(20_000):
+        parts = rng.choice(pieces[9:22], size=int(rng.integers(1, 6)))
+        texts.append("[" + ",".join(parts) + "]" + str(rng.choice(endings)))
+    expected = np.array([re.match(FLAT, t) is not None for t in texts])
+    found = is_flat(np.array(texts, dtype=object))
+    assert expected.sum() > 1000
+    mismatched = [t for t, e, f in zip(texts, expected, found, strict=True) if e != f]
+    assert not mismatched, mismatched[:10]

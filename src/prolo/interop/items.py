@@ -10,6 +10,7 @@ section, say) go through the scalar scorer itself.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,7 @@ def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.
         ],
     )
     text = items.fillna("")
-    flat = text.str.match(FLAT).to_numpy(dtype=bool)
+    flat = is_flat(text.to_numpy(dtype=object))
     for code in codes[~unknown & instrument.notna().to_numpy()].unique():
         rows = (codes == code).to_numpy() & ~p.bad
         fast = np.flatnonzero(rows & flat)
@@ -92,6 +93,43 @@ def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.
         for position in np.flatnonzero(rows & ~flat):
             _score_one(code, int(position), text.iloc[position], out, p)
     return out
+
+
+FLAT_PATTERN = re.compile(FLAT)
+TOKEN_PATTERN = re.compile(TOKEN)
+
+
+def is_flat(texts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``FLAT.match`` of each text. For ASCII texts without the regex, by its structure: ``[``,
+    then comma-separated parts that are a TOKEN once white space is trimmed, then ``]`` at the
+    end or before a final newline (what ``$`` allows); each distinct part is matched once."""
+    flat = np.zeros(len(texts), dtype=bool)
+    if not len(texts):
+        return flat
+    array = pa.array(texts, type=pa.string())
+    ascii_ = pc.string_is_ascii(array).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(~ascii_):
+        flat[i] = FLAT_PATTERN.match(texts[i]) is not None
+    plain = array.filter(pa.array(ascii_))
+    newline = pc.ends_with(plain, "]\n")
+    framed = pc.and_(pc.starts_with(plain, "["), pc.or_(pc.ends_with(plain, "]"), newline))
+    body = pc.if_else(
+        newline,
+        pc.utf8_slice_codeunits(plain, 1, -2),
+        pc.utf8_slice_codeunits(plain, 1, -1),
+    )
+    parts = pc.split_pattern(body, ",")
+    encoded = pc.dictionary_encode(pc.ascii_trim(pc.list_flatten(parts), ASCII_SPACE))
+    token = np.array(
+        [TOKEN_PATTERN.fullmatch(w) is not None for w in encoded.dictionary.to_pylist()],
+        dtype=bool,
+    )
+    valid = token[encoded.indices.to_numpy(zero_copy_only=False)]
+    parent = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
+    wrong_parts = np.bincount(parent[~valid], minlength=len(plain))
+    framed_np = framed.to_numpy(zero_copy_only=False).astype(bool)
+    flat[np.flatnonzero(ascii_)] = framed_np & (wrong_parts == 0)
+    return flat
 
 
 def _score_one(code: str, position: int, text: str, out: pd.DataFrame, p: Problems) -> None:
