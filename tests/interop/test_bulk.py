@@ -116,3 +116,78 @@ def test_eligibility_warnings_equal_the_apis(fresh_url: str) -> None:
             assert course.eligibility_warnings == rules.eligibility_warnings(session, values)
             warned += bool(course.eligibility_warnings)
     assert 0 < warned < len(courses)
+
+
+def test_unique_keys_already_stored_are_rejected_and_new_ones_accepted(fresh_url: str) -> None:
+    """The unique constraints against the database (one bound list per key column, the exact
+    pairs matched in pandas): every stored key is found, and no new key is taken for one."""
+    clinics, chunk = small_registry(10)
+    importer = Importer(fresh_url)
+    assert importer.import_batch(clinics).ok
+    assert importer.import_batch(chunk).ok
+    patients = chunk["patients"].drop(columns="id")
+    # Stored keys (rows 1–10), then a stored external id at another site and new ids (11–20).
+    other_site = patients.assign(site_id=clinics["sites"]["id"].iloc[-1])
+    other_site = other_site[other_site["site_id"] != patients["site_id"]]
+    again = pd.concat(
+        [patients, other_site, patients.assign(external_id=[f"NEW-{i}" for i in range(10)])],
+        ignore_index=True,
+    )
+    result = importer.import_batch({"patients": again}, dry_run=True)
+    assert {(r.row, r.reason) for r in result.rejected} == {
+        (n, "a record with this site_id and external_id already exists") for n in range(1, 11)
+    }
+    sites = clinics["sites"].drop(columns="id")
+    result = importer.import_batch({"sites": sites}, dry_run=True)
+    assert {r.reason for r in result.rejected} == {"a record with this code already exists"}
+    assert len(result.rejected) == len(sites)
+    links = clinics["practitioner_sites"].drop(columns="id")
+    result = importer.import_batch({"practitioner_sites": links}, dry_run=True)
+    assert len(result.rejected) == len(links)
+    assert {r.reason for r in result.rejected} == {
+        "a record with this practitioner_id and site_id already exists"
+    }
+
+
+def test_lookups_read_the_same_from_the_batch_and_from_the_database(fresh_url: str) -> None:
+    """A reference resolved among the batch's own valid rows gives what the same rows give
+    once stored: found, dates and ids alike (nulls and unknown ids not found)."""
+    import numpy as np
+
+    from prolo.interop.known import Known, Vocabularies
+    from prolo.interop.tables import TABLE_ORDER
+    from prolo.interop.validate import validate
+
+    clinics, chunk = small_registry(10)
+    importer = Importer(fresh_url)
+    assert importer.import_batch(clinics).ok
+    wanted = {
+        "patients": ["birth_date", "site_id"],
+        "conditions": ["onset_date", "patient_id"],
+        "treatment_courses": ["start_date", "end_date", "patient_id"],
+        "injection_sessions": ["course_id"],
+    }
+    probes = {
+        table: pd.Series([*chunk[table]["id"].tolist()[::-1], None, 999_999], dtype="object")
+        for table in wanted
+    }
+    engine = engine_for(fresh_url)
+    with engine.connect() as connection:
+        in_batch = Known(connection)
+        vocabularies = Vocabularies(connection)
+        for name in TABLE_ORDER:
+            if name in chunk:
+                frame = chunk[name]
+                done = validate(
+                    TABLES[name], frame, np.arange(1, len(frame) + 1), in_batch, vocabularies
+                )
+                assert done.problems.count() == 0
+        from_batch = {t: in_batch.lookup(t, probes[t], c) for t, c in wanted.items()}
+    assert importer.import_batch(chunk).ok
+    with engine.connect() as connection:
+        stored = Known(connection)
+        for table, columns in wanted.items():
+            pd.testing.assert_frame_equal(
+                from_batch[table], stored.lookup(table, probes[table], columns)
+            )
+        assert from_batch["treatment_courses"]["found"].tolist()[-2:] == [False, False]

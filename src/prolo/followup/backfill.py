@@ -24,32 +24,55 @@ from prolo.interop import writer
 def due_frame(courses: pd.DataFrame, assessments: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
     """Rows of ``due_questionnaires`` for ``courses`` (course_id, index_date, region) given
     their assessments (course_id, assessed_on): one vectorised pass per time point."""
-    index = pd.to_datetime(courses["index_date"]).to_numpy()
+    index = datetimes(courses["index_date"])
+    course_ids = courses["course_id"].to_numpy()
     regions = courses["region"].astype(str).to_numpy()
+    region_codes, distinct_regions = pd.factorize(regions)
+    # Each assessment's day after its course's index date (assessments of other courses drop).
+    course_of = pd.Index(course_ids).get_indexer(pd.Index(assessments["course_id"].to_numpy()))
+    mine = course_of >= 0
+    course_of = course_of[mine]
+    assessed_on = datetimes(assessments["assessed_on"])[mine]
+    after = assessed_on - index[course_of]
     frames = []
     for point in schedule.time_points:
-        window = pd.DataFrame(
-            {
-                "course_id": courses["course_id"].to_numpy(),
-                "time_point": point.name,
-                "due_on": index + np.timedelta64(point.target, "D"),
-                "window_opens": index + np.timedelta64(point.start, "D"),
-                "window_closes": index + np.timedelta64(point.end, "D"),
-            }
+        inside = (after >= np.timedelta64(point.start, "D")) & (
+            after <= np.timedelta64(point.end, "D")
         )
-        inside = assessments.merge(
-            window[["course_id", "window_opens", "window_closes"]], on="course_id"
+        answered = np.full(len(courses), np.datetime64("NaT"), dtype="datetime64[ns]")
+        first = (
+            pd.Series(assessed_on[inside]).groupby(course_of[inside]).min()
+            if inside.any()
+            else pd.Series(dtype="datetime64[ns]")
         )
-        inside = inside[
-            inside["assessed_on"].between(inside["window_opens"], inside["window_closes"])
-        ]
-        answered = window["course_id"].map(inside.groupby("course_id")["assessed_on"].min())
-        by_region = {r: json.dumps(instruments_for(schedule, point.name, r)) for r in set(regions)}
-        window["instruments"] = [by_region[r] for r in regions]
-        window["status"] = np.where(answered.isna(), "due", "answered")
-        window["answered_at"] = pd.to_datetime(answered).dt.tz_localize(dt.UTC)
-        frames.append(window)
+        answered[first.index.to_numpy(dtype=np.int64)] = first.to_numpy(dtype="datetime64[ns]")
+        by_region = np.array(
+            [json.dumps(instruments_for(schedule, point.name, r)) for r in distinct_regions],
+            dtype=object,
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "course_id": course_ids,
+                    "time_point": point.name,
+                    "due_on": index + np.timedelta64(point.target, "D"),
+                    "window_opens": index + np.timedelta64(point.start, "D"),
+                    "window_closes": index + np.timedelta64(point.end, "D"),
+                    "instruments": by_region[region_codes],
+                    "status": np.where(np.isnat(answered), "due", "answered"),
+                    "answered_at": pd.Series(answered).dt.tz_localize(dt.UTC),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
+
+
+def datetimes(values: pd.Series) -> np.ndarray[Any, Any]:
+    """``values`` as datetime64[ns]; a column that already is one is not parsed again (pandas'
+    ``to_datetime`` iterates such a column in Python to decide whether to cache)."""
+    if pd.api.types.is_datetime64_any_dtype(values) and getattr(values.dt, "tz", None) is None:
+        return values.to_numpy(dtype="datetime64[ns]")
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
 
 
 def due_rows(
@@ -97,7 +120,7 @@ def create_for_batch(
             pd.DataFrame(
                 {
                     "course_id": sessions["course_id"].to_numpy(),
-                    "session_date": pd.to_datetime(sessions["session_date"]),
+                    "session_date": datetimes(sessions["session_date"]),
                 }
             )
             .groupby("course_id")["session_date"]
@@ -117,11 +140,11 @@ def create_for_batch(
         ).all()
         region = pd.concat([region, pd.Series({int(i): r for i, r in found}, dtype=object)])
     index_date = courses["id"].map(first_session)
-    index_date = index_date.fillna(pd.to_datetime(courses["start_date"]))
+    index_date = index_date.fillna(pd.Series(datetimes(courses["start_date"]), index=courses.index))
     frame_courses = pd.DataFrame(
         {
             "course_id": courses["id"].to_numpy(),
-            "index_date": pd.to_datetime(index_date).to_numpy(),
+            "index_date": datetimes(index_date),
             "region": courses["condition_id"].map(region).to_numpy(),
         }
     )
@@ -130,7 +153,7 @@ def create_for_batch(
         answered = pd.DataFrame(
             {
                 "course_id": answered["course_id"].astype("int64").to_numpy(),
-                "assessed_on": pd.to_datetime(answered["assessed_on"]).to_numpy(),
+                "assessed_on": datetimes(answered["assessed_on"]),
             }
         )
     else:

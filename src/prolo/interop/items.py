@@ -10,10 +10,13 @@ section, say) go through the scalar scorer itself.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from prolo.instruments import definitions
 from prolo.instruments.scoring import CODES, AnswerError
@@ -28,17 +31,35 @@ FLAG_TEXT = {(): "[]"}
 def score_items(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.DataFrame:
     """Score, raw score, scorable and flags (JSON text) per row; bad answers go to problems.
     Each distinct (instrument, answers) pair is checked and scored once."""
-    key = instrument.fillna("").astype(str) + "\x1f" + items.fillna("").astype(str)
-    codes, uniques = pd.factorize(key)
-    distinct = pd.Series(uniques).str.split("\x1f", n=1, expand=True)
-    distinct.columns = ["instrument", "items"]
-    local = Problems(p.table, np.arange(len(distinct)), p.source)
-    local.bad |= (distinct["instrument"] == "").to_numpy()  # null: already reported
-    scored = _score_distinct(
-        distinct["instrument"].replace("", None), distinct["items"].replace("", None), local
-    )
+    codes, distinct_instrument, distinct_items = _distinct_pairs(instrument, items)
+    local = Problems(p.table, np.arange(len(distinct_items)), p.source)
+    local.bad |= distinct_instrument.isna().to_numpy()  # null: already reported
+    scored = _score_distinct(distinct_instrument, distinct_items, local)
     p.add_mapped(local, codes)
-    return scored.iloc[codes].reset_index(drop=True)
+    rows: pd.DataFrame = scored.iloc[codes].reset_index(drop=True)
+    return rows
+
+
+def _distinct_pairs(instrument: pd.Series, items: pd.Series) -> tuple[Any, pd.Series, pd.Series]:
+    """Row codes into the distinct (instrument, items) pairs, in order of first appearance;
+    an empty text counts as null."""
+    instrument_codes, instruments = pd.factorize(instrument, use_na_sentinel=True)
+    item_codes, answers = pd.factorize(items, use_na_sentinel=True)
+    width = len(answers) + 1
+    pair = (instrument_codes.astype(np.int64) + 1) * width + (item_codes.astype(np.int64) + 1)
+    codes, pairs = pd.factorize(pair)
+    return (
+        codes,
+        _texts(instruments, pairs // width - 1),
+        _texts(answers, pairs % width - 1),
+    )
+
+
+def _texts(uniques: Any, codes: np.ndarray[Any, Any]) -> pd.Series:
+    """Distinct values as text (None for null and for the empty text), picked by ``codes``."""
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[:-1] = [None if str(u) == "" else str(u) for u in uniques]
+    return pd.Series(values[codes], dtype=object)
 
 
 def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.DataFrame:
@@ -63,7 +84,7 @@ def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.
         ],
     )
     text = items.fillna("")
-    flat = text.str.match(FLAT).to_numpy(dtype=bool)
+    flat = is_flat(text.to_numpy(dtype=object))
     for code in codes[~unknown & instrument.notna().to_numpy()].unique():
         rows = (codes == code).to_numpy() & ~p.bad
         fast = np.flatnonzero(rows & flat)
@@ -72,6 +93,43 @@ def _score_distinct(instrument: pd.Series, items: pd.Series, p: Problems) -> pd.
         for position in np.flatnonzero(rows & ~flat):
             _score_one(code, int(position), text.iloc[position], out, p)
     return out
+
+
+FLAT_PATTERN = re.compile(FLAT)
+TOKEN_PATTERN = re.compile(TOKEN)
+
+
+def is_flat(texts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``FLAT.match`` of each text. For ASCII texts without the regex, by its structure: ``[``,
+    then comma-separated parts that are a TOKEN once white space is trimmed, then ``]`` at the
+    end or before a final newline (what ``$`` allows); each distinct part is matched once."""
+    flat = np.zeros(len(texts), dtype=bool)
+    if not len(texts):
+        return flat
+    array = pa.array(texts, type=pa.string())
+    ascii_ = pc.string_is_ascii(array).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(~ascii_):
+        flat[i] = FLAT_PATTERN.match(texts[i]) is not None
+    plain = array.filter(pa.array(ascii_))
+    newline = pc.ends_with(plain, "]\n")
+    framed = pc.and_(pc.starts_with(plain, "["), pc.or_(pc.ends_with(plain, "]"), newline))
+    body = pc.if_else(
+        newline,
+        pc.utf8_slice_codeunits(plain, 1, -2),
+        pc.utf8_slice_codeunits(plain, 1, -1),
+    )
+    parts = pc.split_pattern(body, ",")
+    encoded = pc.dictionary_encode(pc.ascii_trim(pc.list_flatten(parts), ASCII_SPACE))
+    token = np.array(
+        [TOKEN_PATTERN.fullmatch(w) is not None for w in encoded.dictionary.to_pylist()],
+        dtype=bool,
+    )
+    valid = token[encoded.indices.to_numpy(zero_copy_only=False)]
+    parent = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
+    wrong_parts = np.bincount(parent[~valid], minlength=len(plain))
+    framed_np = framed.to_numpy(zero_copy_only=False).astype(bool)
+    flat[np.flatnonzero(ascii_)] = framed_np & (wrong_parts == 0)
+    return flat
 
 
 def _score_one(code: str, position: int, text: str, out: pd.DataFrame, p: Problems) -> None:
@@ -98,9 +156,7 @@ def _score_flat(
     p: Problems,
 ) -> None:
     k = len(instrument.items)
-    tokens = pd.Series(texts).str.strip().str[1:-1].str.split(",", expand=True)
-    tokens = tokens.apply(lambda column: column.str.strip())
-    counts = tokens.notna().sum(axis=1).to_numpy()
+    counts, tokens = _tokens(texts, k)
     wrong = counts != k
     _reject(
         p,
@@ -108,14 +164,20 @@ def _score_flat(
         wrong,
         lambda i: f"{instrument.code} item 0 (answers): expected {k} answers, got {counts[i]}",
     )
-    if tokens.shape[1] < k:
+    if wrong.all():
         return
-    tok = tokens.iloc[:, :k].fillna("null").to_numpy(dtype=str)
-    is_code = np.isin(tok, [f'"{c}"' for c in CODES]) | (tok == "null")
-    is_true, is_false = tok == "true", tok == "false"
-    is_bool = is_true | is_false
-    number = np.where(is_code | is_bool, "0", tok).astype(np.int64)
-    bad = np.zeros(tok.shape, dtype=bool)
+    positions = positions[~wrong]
+    words, at = tokens  # the distinct tokens, and the rows × items matrix pointing at them
+    is_code_w = np.isin(words, [f'"{c}"' for c in CODES]) | (words == "null")
+    is_true_w, is_false_w = words == "true", words == "false"
+    not_number = is_code_w | is_true_w | is_false_w
+    number_w = np.array(
+        [0 if skip else int(w) for w, skip in zip(words, not_number, strict=True)],
+        dtype=np.int64,
+    )
+    is_code, is_true, number = is_code_w[at], is_true_w[at], number_w[at]
+    is_bool = is_true | is_false_w[at]
+    bad = np.zeros(at.shape, dtype=bool)
     for j, item in enumerate(instrument.items):
         if item.kind == "boolean":
             bad[:, j] = ~(is_code[:, j] | is_bool[:, j])
@@ -127,15 +189,49 @@ def _score_flat(
             allowed = [o.value for o in item.options]
             bad[:, j] = is_bool[:, j] | (~is_code[:, j] & ~np.isin(number[:, j], allowed))
     first_bad = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
-    invalid = (first_bad >= 0) & ~wrong
+    invalid = first_bad >= 0
     _reject(
         p,
         positions,
         invalid,
-        lambda i: _answer_reason(instrument, str(tok[i, first_bad[i]]), int(first_bad[i])),
+        lambda i: _answer_reason(instrument, str(words[at[i, first_bad[i]]]), int(first_bad[i])),
     )
-    ok = ~wrong & ~invalid
-    _apply_rule(instrument, number, is_code, is_true, ok, positions, out)
+    _apply_rule(instrument, number, is_code, is_true, ~invalid, positions, out)
+
+
+# What Python's ``str.strip`` (and the ``\\s`` of FLAT) take for white space, in ASCII.
+ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+
+
+def _tokens(
+    texts: np.ndarray[Any, Any], k: int
+) -> tuple[np.ndarray[Any, Any], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """Answers per text (texts that match FLAT) and, for the texts with exactly ``k``, their
+    tokens: the distinct token texts and a (texts × k) matrix of positions into them.
+    Python's ``[w.strip() for w in t.strip()[1:-1].split(",")]``, in Arrow."""
+    array = pa.array(texts, type=pa.string())
+    if not pc.all(pc.string_is_ascii(array)).as_py():
+        return _tokens_unicode(texts, k)
+    inner = pc.utf8_slice_codeunits(pc.ascii_trim(array, ASCII_SPACE), 1, -1)
+    lists = pc.split_pattern(inner, ",")
+    counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    exact = counts == k
+    words = pc.ascii_trim(pc.list_flatten(lists.filter(pa.array(exact))), ASCII_SPACE)
+    encoded = pc.dictionary_encode(words)
+    distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    at = encoded.indices.to_numpy(zero_copy_only=False).reshape(-1, k)
+    return counts, (distinct, at)
+
+
+def _tokens_unicode(
+    texts: np.ndarray[Any, Any], k: int
+) -> tuple[np.ndarray[Any, Any], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """``_tokens`` with Python's own notion of white space (texts with non-ASCII spaces)."""
+    split = [[w.strip() for w in t.strip()[1:-1].split(",")] for t in texts]
+    counts = np.array([len(w) for w in split], dtype=np.int64)
+    words = [w for ws in split if len(ws) == k for w in ws]
+    codes, distinct = pd.factorize(pd.Series(words, dtype=object))
+    return counts, (np.asarray(distinct, dtype=object), codes.reshape(-1, k))
 
 
 def _answer_reason(instrument: definitions.Instrument, token: str, j: int) -> str:

@@ -85,7 +85,7 @@ def _patient(c: pd.DataFrame, p: Problems, known: Known, vocab: Vocabularies) ->
 
 def _condition(c: pd.DataFrame, p: Problems, known: Known, vocab: Vocabularies) -> None:
     patient = known.lookup("patients", c["patient_id"], ["birth_date"])
-    early = (c["onset_date"] < pd.to_datetime(patient["birth_date"])).to_numpy()
+    early = (c["onset_date"] < patient["birth_date"]).to_numpy()
     p.add(early, "onset_date", "is before the patient's birth date")
 
 
@@ -151,7 +151,7 @@ def _course(c: pd.DataFrame, p: Problems, known: Known, vocab: Vocabularies) -> 
     stopped = c["status"].eq("stopped").to_numpy() & ~_truthy(c["stop_reason"])
     p.add(stopped, "stop_reason", "required when a course is stopped")
     condition = known.lookup("conditions", c["condition_id"], ["onset_date"])
-    early = (c["start_date"] < pd.to_datetime(condition["onset_date"])).to_numpy()
+    early = (c["start_date"] < condition["onset_date"]).to_numpy()
     p.add(early, "start_date", "is before the condition's onset")
 
 
@@ -159,7 +159,7 @@ def _session(c: pd.DataFrame, p: Problems, known: Known, vocab: Vocabularies) ->
     course = known.lookup(
         "treatment_courses", c["course_id"], ["start_date", "end_date", "patient_id"]
     )
-    start, end = pd.to_datetime(course["start_date"]), pd.to_datetime(course["end_date"])
+    start, end = course["start_date"], course["end_date"]
     day = c["session_date"]
     p.add(
         (day < start).to_numpy(),
@@ -213,14 +213,15 @@ def _target_codes(c: pd.DataFrame, p: Problems, vocab: Vocabularies) -> None:
             and (t.get("side") is None or t["side"] in vocab.codes.get("side", set()))
             for t in entries
         )
-    bad = c["targets"].map(lambda t: t is not None and not verdict[t]).to_numpy(dtype=bool)
+    refused = [text for text, ok in verdict.items() if not ok]
+    bad = c["targets"].isin(refused).to_numpy(dtype=bool)
     p.add(bad, "targets", "a target or side is not in its vocabulary (target, side)")
 
 
 def _course_event(date_field: str) -> Rule:
     def rule(c: pd.DataFrame, p: Problems, known: Known, vocab: Vocabularies) -> None:
         course = known.lookup("treatment_courses", c["course_id"], ["start_date"])
-        early = (c[date_field] < pd.to_datetime(course["start_date"])).to_numpy()
+        early = (c[date_field] < course["start_date"]).to_numpy()
         p.add(early, date_field, "is before the course starts")
         if "session_id" in c.columns:
             session = known.lookup("injection_sessions", c["session_id"], ["course_id"])

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from prolo.assessments.models import SOURCES
 from prolo.followup.schedule import DEFAULT, Schedule
 from prolo.interop import rules, shape
 from prolo.interop.items import score_items
-from prolo.interop.known import IN_CHUNK, Known, Vocabularies
+from prolo.interop.known import IN_CHUNK, Known, Vocabularies, one_of
 from prolo.interop.problems import Problems, values_at
 from prolo.interop.tables import TableSpec
 from prolo.registry import rules as api_rules
@@ -63,7 +63,8 @@ def validate(
         clean["eligibility_warnings"] = eligibility_warnings(clean, known, vocab)
     if spec.name == "assessments":
         clean = _assessments(clean, p, known, schedule)
-    good = clean.loc[p.good].reset_index(drop=True)
+    # ``clean`` is this function's own frame: with nothing rejected it is stored as it is.
+    good = clean.loc[p.good].reset_index(drop=True) if p.bad.any() else clean
     known.add(spec.name, good)
     return Checked(spec, good, p)
 
@@ -74,7 +75,7 @@ def _ids(spec: TableSpec, raw: pd.Series, p: Problems, known: Known) -> pd.Serie
     with np.errstate(invalid="ignore"):
         bad = np.isnan(number) | (number < 1) | (np.mod(np.nan_to_num(number), 1) != 0)
     p.add(bad, "id", values_at(raw, "{v} is not a positive whole number"))
-    ids = values.where(~bad).astype("Int64")
+    ids = shape.whole_numbers(values.where(~bad))
     twice = ids.duplicated(keep="first").to_numpy() & ~bad
     p.add(twice, "id", values_at(ids, "id {v} appears twice in this import"))
     taken = known.existing_ids(spec.name, ids.where(~bad)) & ~bad
@@ -91,21 +92,29 @@ def _unique(spec: TableSpec, clean: pd.DataFrame, p: Problems, known: Known) -> 
         key.duplicated(keep="first") & p.good, columns[-1], f"the same {label} twice in this import"
     )
     t = spec.table
-    existing: list[tuple[Any, ...]] = []
-    candidates = clean.loc[p.good, list(columns)].drop_duplicates()
-    tuples = [
-        tuple(v.item() if isinstance(v, np.generic) else v for v in row)
-        for row in candidates.itertuples(index=False, name=None)
+    candidates = clean.loc[p.good, list(columns)]
+    # Each key column among the batch's values (the unique index serves that), by chunks of
+    # the last column; the exact pairs are then matched here.
+    fixed = [
+        one_of(known.connection, t.c[c], _plain_list(candidates[c].dropna().unique()))
+        for c in columns[:-1]
     ]
-    for start in range(0, len(tuples), IN_CHUNK):
-        chunk = tuples[start : start + IN_CHUNK]
+    last = _plain_list(candidates[columns[-1]].dropna().unique())
+    existing: list[tuple[Any, ...]] = []
+    for start in range(0, len(last), IN_CHUNK):
+        chunk = last[start : start + IN_CHUNK]
         query = select(*(t.c[c] for c in columns)).where(
-            tuple_(*(t.c[c] for c in columns)).in_(chunk)
+            *fixed, one_of(known.connection, t.c[columns[-1]], chunk)
         )
         existing.extend(tuple(r) for r in known.connection.execute(query))
     if existing:
         taken = key.isin(pd.MultiIndex.from_tuples(existing))
         p.add(taken, columns[-1], f"a record with this {label} already exists")
+
+
+def _plain_list(values: Any) -> list[Any]:
+    """Python values for bound parameters (numpy and pandas scalars are not)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in np.asarray(values, dtype=object)]
 
 
 def months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
@@ -117,18 +126,22 @@ def months_between(earlier: pd.Series, later: pd.Series) -> pd.Series:
 
 def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies) -> pd.Series:
     """``registry.rules.eligibility_warnings`` over a column of courses (JSON text per row)."""
-    onset = pd.to_datetime(
-        known.lookup("conditions", clean["condition_id"], ["onset_date"])["onset_date"]
-    )
+    onset = known.lookup("conditions", clean["condition_id"], ["onset_date"])["onset_date"]
     months = months_between(onset, clean["start_date"])
     chronic = api_rules.CHRONIC_MONTHS
     failed = _failed_nonsurgical(clean, known, vocab)
-    texts = []
-    for month, ok in zip(months.to_numpy(dtype=float), failed, strict=True):
+    # The text depends only on (months when not chronic, failed therapy documented): one
+    # json.dumps per distinct pair, not per course.
+    month = months.to_numpy(dtype=float)
+    short = ~np.isnan(month) & (month < chronic)
+    shown = np.where(short, month, np.inf)
+    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([shown, np.asarray(failed, dtype=bool)]))
+    distinct = []
+    for value, ok in pairs:
         found = []
-        if not np.isnan(month) and month < chronic:
+        if np.isfinite(value):
             found.append(
-                f"not chronic: {int(month)} months from onset to the course start "
+                f"not chronic: {int(value)} months from onset to the course start "
                 f"(eligibility needs at least {chronic})"
             )
         if not ok:
@@ -136,7 +149,8 @@ def eligibility_warnings(clean: pd.DataFrame, known: Known, vocab: Vocabularies)
                 "no documented failed nonsurgical therapy for this condition "
                 "(eligibility needs at least one)"
             )
-        texts.append(json.dumps(found))
+        distinct.append(json.dumps(found))
+    texts = np.asarray(distinct, dtype=object)[codes]
     return pd.Series(texts, dtype=object)
 
 
@@ -158,7 +172,7 @@ def _failed_nonsurgical(
         chunk = [int(i) for i in outside[start : start + IN_CHUNK]]
         rows = known.connection.execute(
             select(PT.patient_id, PT.condition_id, PT.treatment_type, PT.result).where(
-                PT.patient_id.in_(chunk), PT.retired_at.is_(None)
+                one_of(known.connection, PT.patient_id, chunk), PT.retired_at.is_(None)
             )
         ).all()
         parts.append(
@@ -169,12 +183,11 @@ def _failed_nonsurgical(
         return np.zeros(len(clean), dtype=bool)
     prior = pd.concat(parts)
     types = vocab.codes.get("prior_treatment_type", set())
-    nonsurgical = prior["treatment_type"].map(
-        lambda t: (
-            t in types and vocab.attributes[("prior_treatment_type", t)].get("nonsurgical", True)
-        )
-    )
-    prior = prior[prior["result"].eq("failed") & nonsurgical.astype(bool)]
+    nonsurgical_types = [
+        t for t in types if vocab.attributes[("prior_treatment_type", t)].get("nonsurgical", True)
+    ]
+    nonsurgical = prior["treatment_type"].isin(nonsurgical_types)
+    prior = prior[prior["result"].eq("failed") & nonsurgical]
     condition = pd.to_numeric(prior["condition_id"]).fillna(-1).astype(float)
     pairs = pd.MultiIndex.from_arrays([prior["patient_id"].astype(float), condition])
     patient = clean["patient_id"].astype(float)
@@ -198,7 +211,7 @@ def _assessments(
     )
     p.add(other, "course_id", values_at(clean["course_id"], "{v} belongs to another patient"))
     scored = score_items(clean["instrument"], clean["items"], p)
-    index = _index_dates(clean["course_id"], known).fillna(pd.to_datetime(course["start_date"]))
+    index = _index_dates(clean["course_id"], known).fillna(course["start_date"])
     day = (clean["assessed_on"] - index).dt.days.astype("Int64")
     time_point = pd.Series([None] * len(clean), dtype=object)
     for point in schedule.time_points:
@@ -230,21 +243,29 @@ def _index_dates(course_ids: pd.Series, known: Known) -> pd.Series:
 
     from prolo.registry.models import InjectionSession as IS
 
-    first: dict[int, Any] = {}
+    ids: list[np.ndarray[Any, Any]] = []
+    days: list[np.ndarray[Any, Any]] = []
     here = known.batch.get("injection_sessions")
     if here is not None and len(here):
         firsts = here.groupby("course_id")["session_date"].min()
-        first.update({int(str(k)): v for k, v in firsts.items()})
-    outside = [int(i) for i in course_ids.dropna().unique() if int(i) not in first]
+        ids.append(firsts.index.to_numpy(dtype=float))
+        days.append(firsts.to_numpy(dtype="datetime64[ns]"))
+    wanted = pd.to_numeric(course_ids).to_numpy(dtype=float, na_value=np.nan)
+    distinct = pd.unique(wanted[~np.isnan(wanted)])
+    outside = distinct[~np.isin(distinct, ids[0])] if ids else distinct
     for start in range(0, len(outside), IN_CHUNK):
-        chunk = outside[start : start + IN_CHUNK]
+        chunk = [int(i) for i in outside[start : start + IN_CHUNK]]
         rows = known.connection.execute(
             select(IS.course_id, func.min(IS.session_date))
-            .where(IS.course_id.in_(chunk), IS.retired_at.is_(None))
+            .where(one_of(known.connection, IS.course_id, chunk), IS.retired_at.is_(None))
             .group_by(IS.course_id)
-        )
-        first.update({cid: pd.Timestamp(day) for cid, day in rows})
-    lookup = pd.Series(first, dtype="datetime64[ns]")
-    return pd.to_datetime(
-        course_ids.astype("float").map(lookup.set_axis(lookup.index.astype(float)))
-    )
+        ).all()
+        if rows:
+            stored = pd.DataFrame(rows, columns=["course_id", "first"])
+            ids.append(stored["course_id"].to_numpy(dtype=float))
+            days.append(pd.to_datetime(stored["first"]).to_numpy(dtype="datetime64[ns]"))
+    if not ids:
+        return pd.Series(np.full(len(course_ids), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    where = pd.Index(np.concatenate(ids)).get_indexer(pd.Index(wanted))
+    first = pd.api.extensions.take(np.concatenate(days), where, allow_fill=True)
+    return pd.Series(first, index=course_ids.index)
