@@ -78,7 +78,11 @@ def import_command(
         report = ImportReport()
         skipped = 0  # batches a previous run already wrote (the run was stopped part-way)
         first_row: dict[str, int] = {}
-        with Progress(disable=not progress, transient=True) as bar:
+        # --check writes nothing: it leaves the indexes alone (only repairs missing ones).
+        with (
+            importer.loading(bulk=not check),
+            Progress(disable=not progress, transient=True) as bar,
+        ):
             task = bar.add_task("importing", total=len(parts))
             for part in parts:
                 bar.update(task, description=f"{part.table} ← {part.path.name}")

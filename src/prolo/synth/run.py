@@ -41,20 +41,21 @@ def to_database(
     first_id = {name: importer.first_free(name) for name in TABLE_ORDER}
     synthesis = Synthesis(patients, seed, params, first_id=first_id)
     report = RunReport()
-    for number, (size, tables) in enumerate(synthesis.batches()):
-        source = f"synth seed={seed} batch={number}"
-        result = importer.import_batch(tables, sources=dict.fromkeys(tables, source))
-        if not result.ok:
-            raise DomainError(
-                "A synthetic batch was rejected by the import rules",
-                [
-                    FieldError(f"{r.table} row {r.row} {r.field}", r.reason)
-                    for r in result.rejected[:5]
-                ],
-            )
-        report.add(tables, result.seconds)
-        if progress is not None:
-            progress(size)
+    with importer.loading():
+        for number, (size, tables) in enumerate(synthesis.batches()):
+            source = f"synth seed={seed} batch={number}"
+            result = importer.import_batch(tables, sources=dict.fromkeys(tables, source))
+            if not result.ok:
+                raise DomainError(
+                    "A synthetic batch was rejected by the import rules",
+                    [
+                        FieldError(f"{r.table} row {r.row} {r.field}", r.reason)
+                        for r in result.rejected[:5]
+                    ],
+                )
+            report.add(tables, result.seconds)
+            if progress is not None:
+                progress(size)
     report.truth = synthesis.truth.as_dict()
     if tracing.enabled(params):
         write_draws(url, synthesis, params, seed)
