@@ -135,48 +135,80 @@ class Importer:
         all with ``dry_run``: validation only, as ``prolo import --check``). ``on_write`` runs
         in the batch's transaction after its rows are written (e.g. to record their keys in
         the system they came from)."""
+        self.check_tables(frames)
+        sources = sources or {}
+        with self.engine.begin() as connection:
+            checked, result = self.validate_batch(connection, frames, rows=rows, sources=sources)
+            if result.rejected or dry_run:
+                connection.rollback()
+                if dry_run and not result.rejected:
+                    result.written = {c.spec.name: len(c.rows) for c in checked}
+                return result
+            self.write_batch(connection, checked, result, sources=sources, on_write=on_write)
+        return result
+
+    def check_tables(self, frames: Mapping[str, pd.DataFrame]) -> None:
         unknown = [name for name in frames if name not in TABLES]
         if unknown:
             raise DomainError(
                 "Unknown table",
                 [FieldError("table", f"{', '.join(unknown)} (known: {', '.join(TABLE_ORDER)})")],
             )
+
+    def with_ids(self, frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """The batch's frames, each with its ids (fresh ones where a file gave none)."""
+        return {name: self._with_ids(name, frames[name]) for name in TABLE_ORDER if name in frames}
+
+    def validate_batch(
+        self,
+        connection: Connection,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        rows: Mapping[str, np.ndarray[Any, Any]] | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> tuple[list[Checked], BatchResult]:
+        """Every table of the batch checked against ``connection``'s database; nothing written."""
         rows = rows or {}
         sources = sources or {}
         result = BatchResult()
-        with self.engine.begin() as connection:
-            if self._vocab is None:
-                self._vocab = Vocabularies(connection)
-            known = Known(connection)
-            checked: list[Checked] = []
-            for name in TABLE_ORDER:
-                if name not in frames:
-                    continue
-                started = time.perf_counter()
-                frame = self._with_ids(name, frames[name])
-                numbers = rows.get(name, np.arange(1, len(frame) + 1))
-                done = validate(
-                    TABLES[name],
-                    frame,
-                    numbers,
-                    known,
-                    self._vocab,
-                    source=sources.get(name, ""),
-                    schedule=self.schedule,
-                )
-                checked.append(done)
-                result.seconds[name] = time.perf_counter() - started
-                result.rejected.extend(done.problems.rejections())
-            if result.rejected or dry_run:
-                connection.rollback()
-                if dry_run and not result.rejected:
-                    result.written = {c.spec.name: len(c.rows) for c in checked}
-                return result
-            self._write(connection, checked, sources, result.seconds)
-            if on_write is not None:
-                on_write(connection)
+        if self._vocab is None:
+            self._vocab = Vocabularies(connection)
+        known = Known(connection)
+        checked: list[Checked] = []
+        for name in TABLE_ORDER:
+            if name not in frames:
+                continue
+            started = time.perf_counter()
+            frame = self._with_ids(name, frames[name])
+            numbers = rows.get(name, np.arange(1, len(frame) + 1))
+            done = validate(
+                TABLES[name],
+                frame,
+                numbers,
+                known,
+                self._vocab,
+                source=sources.get(name, ""),
+                schedule=self.schedule,
+            )
+            checked.append(done)
+            result.seconds[name] = time.perf_counter() - started
+            result.rejected.extend(done.problems.rejections())
+        return checked, result
+
+    def write_batch(
+        self,
+        connection: Connection,
+        checked: list[Checked],
+        result: BatchResult,
+        *,
+        sources: Mapping[str, str] | None = None,
+        on_write: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Write a validated batch in ``connection``'s transaction (the caller commits)."""
+        self._write(connection, checked, sources or {}, result.seconds)
+        if on_write is not None:
+            on_write(connection)
         result.written = {c.spec.name: len(c.rows) for c in checked}
-        return result
 
     def _with_ids(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         if "id" in frame.columns:
