@@ -134,3 +134,24 @@ def test_a_failed_run_still_puts_the_indexes_back(fresh_url: str) -> None:
         assert _schema(engine) == fresh
     finally:
         engine.dispose()
+
+
+def test_sqlite_checks_every_reference_after_a_load_without_enforcing_them(
+    fresh_url: str,
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    if not fresh_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL re-adds its foreign keys, which validates them")
+    importer = Importer(fresh_url)
+    with (
+        pytest.raises(IntegrityError, match="broken references: conditions row 1"),
+        importer.loading(),
+        importer.writing() as connection,
+    ):
+        # What only a bug could write: validation refuses it, the load's last check too.
+        connection.exec_driver_sql(
+            "INSERT INTO conditions (id, patient_id, region, icd10_code, diagnosis_confirmation,"
+            " onset_date, created_at, updated_at)"
+            " VALUES (1, 999, 'x', 'x', 'x', '2026-01-01', '2026-01-01', '2026-01-01')"
+        )

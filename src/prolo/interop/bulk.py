@@ -91,6 +91,7 @@ class Importer:
         # seen at the last ANALYZE (see _analyze).
         self._written: dict[str, int] = {}
         self._analyzed: dict[str, int] = {}
+        self._foreign_keys_off = False
 
     @contextmanager
     def loading(self, *, bulk: bool = True) -> Iterator[bulk_mode.Dropped]:
@@ -98,7 +99,33 @@ class Importer:
         empty are loaded in bulk-load mode (:mod:`bulk_mode`); missing indexes or foreign keys
         (a run killed part-way) are restored at the start and the end."""
         with bulk_mode.loading(self.engine, LOADED_TABLES, enabled=bulk) as dropped:
-            yield dropped
+            # SQLite checks a foreign key per row written; validation has checked every
+            # reference already, and the end of the load checks them all once more.
+            self._foreign_keys_off = bool(dropped.tables) and self.engine.dialect.name == "sqlite"
+            try:
+                yield dropped
+            finally:
+                self._foreign_keys_off = False
+            if dropped.tables and self.engine.dialect.name == "sqlite":
+                bulk_mode.check_foreign_keys(self.engine, LOADED_TABLES)
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection in a new transaction for one batch (committed when the block ends,
+        rolled back on an error); in a SQLite bulk load, with foreign keys not enforced."""
+        if not self._foreign_keys_off:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                driver.execute("PRAGMA foreign_keys=ON")
 
     def next_ids(self, table: str, count: int) -> np.ndarray[Any, Any]:
         """``count`` fresh ids for ``table``, above every id in the database and given so far."""
@@ -137,7 +164,7 @@ class Importer:
         the system they came from)."""
         self.check_tables(frames)
         sources = sources or {}
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             checked, result = self.validate_batch(connection, frames, rows=rows, sources=sources)
             if result.rejected or dry_run:
                 connection.rollback()

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, ForeignKeyConstraint, Index, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import AddConstraint
 
 from prolo.models import metadata
@@ -161,6 +162,20 @@ def _drop(connection: Connection, table_names: Iterable[str]) -> Dropped:
                 )
                 dropped.foreign_keys.append(str(key.name))
     return dropped
+
+
+def check_foreign_keys(engine: Engine, table_names: Iterable[str]) -> None:
+    """SQLite: every row of ``table_names`` refers to rows that exist, or ``IntegrityError``
+    naming the first offenders (after a load with foreign keys not enforced)."""
+    problems: list[str] = []
+    with engine.connect() as connection:
+        for name in table_names:
+            found = connection.exec_driver_sql(f"PRAGMA foreign_key_check({name})").fetchmany(5)
+            problems.extend(f"{row[0]} row {row[1]} → {row[2]}" for row in found)
+    if problems:
+        raise IntegrityError(
+            "PRAGMA foreign_key_check", {}, Exception("broken references: " + "; ".join(problems))
+        )
 
 
 @contextmanager

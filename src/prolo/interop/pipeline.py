@@ -177,7 +177,7 @@ class Pipeline:
         sources: Mapping[str, str] | None,
         on_write: Callable[[Connection], None] | None,
     ) -> BatchResult:
-        with self.importer.engine.begin() as connection:
+        with self.importer.writing() as connection:
             self.importer.write_batch(
                 connection, checked, result, sources=sources, on_write=on_write
             )
