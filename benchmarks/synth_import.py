@@ -144,10 +144,17 @@ def _read_back(url: str) -> list[tuple[str, int, Any]]:
                 rows: Any = cursor.execute(f"SELECT {columns} FROM {name}").fetchall()
                 dump.append((name, len(rows), (columns, rows)))
             else:
-                chunks = []
+                chunks: list[bytes] = []
+                pieces: list[bytes] = []  # COPY gives about a row at a time: 16 MB chunks
+                size = 0
                 with cursor.copy(f"COPY {name} ({columns}) TO STDOUT (FORMAT csv)") as copy:
-                    for chunk in copy:
-                        chunks.append(bytes(chunk))
+                    for piece in copy:
+                        pieces.append(bytes(piece))
+                        size += len(piece)
+                        if size >= 1 << 24:
+                            chunks.append(b"".join(pieces))
+                            pieces, size = [], 0
+                chunks.append(b"".join(pieces))
                 cursor.execute(f"SELECT count(*) FROM {name}")
                 # Kept as the pieces COPY gave (no joined copy: at 1M patients they are GBs).
                 dump.append((name, int(cursor.fetchone()[0]), (columns, chunks)))
