@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
+from sqlalchemy.pool import QueuePool
 
 from prolo.interop.bulk import BatchResult, Importer
 from prolo.interop.tables import TABLES
@@ -113,9 +114,14 @@ class Pipeline:
     on_result: Callable[[BatchResult], None]
     _pool: ThreadPoolExecutor = field(init=False)
     _in_flight: _InFlight | None = field(default=None, init=False)
+    _overlap: bool = field(default=True, init=False)
 
     def __enter__(self) -> Pipeline:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prolo-writer")
+        # Two connections at once, from a pool that gives every thread the same database:
+        # not an in-memory SQLite database (one per thread) nor a pool of one.
+        pool = self.importer.engine.pool
+        self._overlap = isinstance(pool, QueuePool) and pool.size() >= 2
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
@@ -154,6 +160,9 @@ class Pipeline:
             self.on_result(result)
             return False
         self._wait()
+        if not self._overlap:
+            self.on_result(self._write(checked, result, sources, on_write))
+            return True
         future = self._pool.submit(self._write, checked, result, sources, on_write)
         self._in_flight = _InFlight({c.spec.name: c.rows for c in checked}, future)
         return True
