@@ -21,7 +21,10 @@ memory of the import (``ru_maxrss`` before the read-back), both raw rates and im
 for each (target ≥ 0.3). Progress goes to stderr.
 
 Run: ``uv run python benchmarks/synth_import.py [--sizes 10000,100000,1000000]
-[--databases sqlite,postgresql]``. Not part of CI.
+[--databases sqlite,postgresql] [--keep-as NAME]``. ``--keep-as prolo_bench_1000000`` (with one
+size and one database) keeps the imported registry for ``benchmarks/outcomes_estimands.py``
+(PostgreSQL database ``NAME``; SQLite ``benchmarks/out/NAME.db``, e.g.
+``registry-1000000``). Not part of CI.
 """
 
 from __future__ import annotations
@@ -85,7 +88,35 @@ def _loaded_tables() -> list[str]:
     return [*(TABLES[name].table.name for name in TABLE_ORDER), "due_questionnaires"]
 
 
-def child(kind: str, patients: int, folder: Path) -> dict[str, Any]:
+def _keep(url: str, name: str) -> None:
+    """Keep the imported registry as database ``name`` (PostgreSQL; one of that name is
+    dropped first) or as ``benchmarks/out/<name>.db`` (SQLite), for
+    ``benchmarks/outcomes_estimands.py`` to reuse."""
+    from sqlalchemy import create_engine, text
+
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        path = Path(url.removeprefix("sqlite:///"))
+        with sqlite3.connect(path) as connection:  # everything into the file, no -wal beside it
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        target = Path(__file__).parent / "out" / f"{name}.db"
+        target.parent.mkdir(exist_ok=True)
+        target.unlink(missing_ok=True)
+        path.replace(target)
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        _say(f"kept as {target}")
+        return
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'ALTER DATABASE "{url.rsplit("/", 1)[1]}" RENAME TO "{name}"'))
+    admin.dispose()
+    _say(f"kept as PostgreSQL database {name}")
+
+
+def child(kind: str, patients: int, folder: Path, keep_as: str | None = None) -> dict[str, Any]:
     """The import, then the raw writes of the same rows (in its own process, for an honest
     peak memory)."""
     from prolo.registry.setup import initialise
@@ -100,11 +131,13 @@ def child(kind: str, patients: int, folder: Path) -> dict[str, Any]:
         if size:
             _say(f"{kind} {patients}: {done[0]} patients imported")
 
+    imported = False  # a failed import is dropped, not kept
     try:
         initialise(url, admin_password="benchmark admin password")
         started = time.perf_counter()
         report = to_database(url, patients, 1, load(), progress=progress)
         seconds = time.perf_counter() - started
+        imported = True
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         _say(f"{kind} {patients}: import {seconds:.1f} s; reading the rows back")
         dump = _read_back(url)
@@ -112,7 +145,10 @@ def child(kind: str, patients: int, folder: Path) -> dict[str, Any]:
         from prolo.db import engine_for
 
         engine_for(url).dispose()
-        _drop(url)
+        if keep_as and imported:
+            _keep(url, keep_as)
+        else:
+            _drop(url)
     rows = sum(count for _, count, _ in dump)
     out: dict[str, Any] = {
         "seconds": seconds,
@@ -200,7 +236,7 @@ def _raw_write(kind: str, folder: Path, dump: list[tuple[str, int, Any]], varian
         _drop(url)
 
 
-def run_child(kind: str, patients: int, folder: Path) -> dict[str, Any]:
+def run_child(kind: str, patients: int, folder: Path, keep_as: str | None) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
@@ -211,6 +247,7 @@ def run_child(kind: str, patients: int, folder: Path) -> dict[str, Any]:
         str(patients),
         "--folder",
         str(folder),
+        *(["--keep-as", keep_as] if keep_as else []),
     ]
     # stderr passes through: the child's progress lines, and its traceback if it fails.
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
@@ -226,12 +263,20 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--folder", default=None)
+    parser.add_argument(
+        "--keep-as",
+        default=None,
+        help="keep the imported registry: PostgreSQL database NAME (an existing one is dropped) "
+        "or benchmarks/out/NAME.db (SQLite); one size and one database only",
+    )
     args = parser.parse_args()
     kinds = args.databases.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.keep_as and len(kinds) * len(sizes) != 1:
+        parser.error("--keep-as keeps one registry: give one size and one database")
     folder = Path(args.folder or tempfile.mkdtemp(prefix="prolo-bench-"))
     if args.child:
-        print(json.dumps(child(kinds[0], sizes[0], folder)))
+        print(json.dumps(child(kinds[0], sizes[0], folder, args.keep_as)))
         return
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
     print(
@@ -241,7 +286,7 @@ def main() -> None:
     )
     for kind in kinds:
         for patients in sizes:
-            r = run_child(kind, patients, folder)
+            r = run_child(kind, patients, folder, args.keep_as)
             if "error" in r:
                 print(f"{kind:<11}{patients:>9}  failed: {r['error']}")
                 continue
