@@ -1,21 +1,30 @@
-"""Benchmark: synthetic registries written through the bulk import path, beside plain baselines.
+"""Benchmark: synthetic registries written through the bulk import path, beside raw writes of
+the very same rows in the same run.
 
 For each size (patients) and database (SQLite file in WAL mode; PostgreSQL on 127.0.0.1:5432)
-one child process generates the registry chunk by chunk and writes it through
-``prolo.interop.bulk`` (every row validated; ``executemany`` on SQLite, ``COPY`` on
-PostgreSQL). Printed per run:
+one child process:
 
-* wall time; all rows and rows/s; assessment rows and assessment rows/s over the whole run;
-* assessment rows/s of the assessment stage alone (validate + score + write of that table);
-* peak memory (``ru_maxrss`` of the child, so each run is measured alone).
+1. generates the registry chunk by chunk and writes it through ``prolo.interop.bulk`` into a
+   fresh database (every row validated, scored and audited; the due questionnaires created) —
+   the **import**, timed from the first batch to the last index rebuilt;
+2. reads back every row the import wrote, of every table (the clinical tables and the due
+   questionnaires), untimed: on SQLite as Python tuples, on PostgreSQL as ``COPY … TO``
+   CSV text;
+3. writes those same rows into fresh databases without any validation — the **raw** floors:
+   ``executemany`` of the pre-built tuples on SQLite, ``COPY`` of the CSV on PostgreSQL, one
+   transaction per table, (a) into the real schema (all indexes, foreign keys enforced) and
+   (b) with foreign keys off (SQLite ``PRAGMA foreign_keys=OFF``; PostgreSQL
+   ``session_replication_role = replica``, which skips the foreign-key triggers).
 
-Baselines measured in the same run, on the same assessment rows (the import frames of the
-10k and 100k registries): pandas ``DataFrame.to_sql`` into a new table, and a plain
-``executemany`` of pre-built tuples into the real ``assessments`` table — writing without any
-validation or scoring, the floor a validated import is compared with.
+Printed per run: wall time, rows and rows/s over the whole run, assessment rows/s, peak
+memory of the import (``ru_maxrss`` before the read-back), both raw rates and import ÷ raw
+for each (target ≥ 0.3). Progress goes to stderr.
 
 Run: ``uv run python benchmarks/synth_import.py [--sizes 10000,100000,1000000]
-[--databases sqlite,postgresql]``. Not part of CI.
+[--databases sqlite,postgresql] [--keep-as NAME]``. ``--keep-as prolo_bench_1000000`` (with one
+size and one database) keeps the imported registry for ``benchmarks/outcomes_estimands.py``
+(PostgreSQL database ``NAME``; SQLite ``benchmarks/out/NAME.db``, e.g.
+``registry-1000000``). Not part of CI.
 """
 
 from __future__ import annotations
@@ -68,169 +77,182 @@ def _new_url(kind: str, folder: Path) -> str:
     )
 
 
-def child_synth(kind: str, patients: int, folder: Path) -> dict[str, Any]:
-    """One import run (in its own process, for an honest peak memory)."""
+def _say(message: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _loaded_tables() -> list[str]:
+    """Every table the import writes many rows into, parents before children."""
+    from prolo.interop.tables import TABLE_ORDER, TABLES
+
+    return [*(TABLES[name].table.name for name in TABLE_ORDER), "due_questionnaires"]
+
+
+def _keep(url: str, name: str) -> None:
+    """Keep the imported registry as database ``name`` (PostgreSQL; one of that name is
+    dropped first) or as ``benchmarks/out/<name>.db`` (SQLite), for
+    ``benchmarks/outcomes_estimands.py`` to reuse."""
+    from sqlalchemy import create_engine, text
+
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        path = Path(url.removeprefix("sqlite:///"))
+        with sqlite3.connect(path) as connection:  # everything into the file, no -wal beside it
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        target = Path(__file__).parent / "out" / f"{name}.db"
+        target.parent.mkdir(exist_ok=True)
+        target.unlink(missing_ok=True)
+        path.replace(target)
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        _say(f"kept as {target}")
+        return
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'ALTER DATABASE "{url.rsplit("/", 1)[1]}" RENAME TO "{name}"'))
+    admin.dispose()
+    _say(f"kept as PostgreSQL database {name}")
+
+
+def child(kind: str, patients: int, folder: Path, keep_as: str | None = None) -> dict[str, Any]:
+    """The import, then the raw writes of the same rows (in its own process, for an honest
+    peak memory)."""
     from prolo.registry.setup import initialise
     from prolo.synth.params import load
     from prolo.synth.run import to_database
 
     url = _new_url(kind, folder)
+    done = [0]
+
+    def progress(size: int) -> None:
+        done[0] += size
+        if size:
+            _say(f"{kind} {patients}: {done[0]} patients imported")
+
+    imported = False  # a failed import is dropped, not kept
     try:
         initialise(url, admin_password="benchmark admin password")
         started = time.perf_counter()
-        report = to_database(url, patients, 1, load())
+        report = to_database(url, patients, 1, load(), progress=progress)
         seconds = time.perf_counter() - started
+        imported = True
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        _say(f"{kind} {patients}: import {seconds:.1f} s; reading the rows back")
+        dump = _read_back(url)
     finally:
         from prolo.db import engine_for
 
         engine_for(url).dispose()
-        _drop(url)
-    return {
+        if keep_as and imported:
+            _keep(url, keep_as)
+        else:
+            _drop(url)
+    rows = sum(count for _, count, _ in dump)
+    out: dict[str, Any] = {
         "seconds": seconds,
-        "rows": sum(report.rows.values()),
+        "rows": rows,
         "assessments": report.rows["assessments"],
         "assessment_stage_seconds": report.seconds["assessments"],
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb,
         "pain50@6m": report.truth["success_rate"]["pain50@6m"],
         "completers": report.truth["completers"]["pain50@6m"]["rate"],
     }
-
-
-def child_baseline(kind: str, patients: int, folder: Path) -> dict[str, Any]:
-    """to_sql and plain executemany of the same assessment rows, no validation."""
-    import pandas as pd
-
-    from prolo.registry.setup import initialise
-    from prolo.synth.generate import Synthesis
-    from prolo.synth.params import load
-
-    frames = [
-        t["assessments"] for _, t in Synthesis(patients, 1, load()).batches() if "assessments" in t
-    ]
-    rows = pd.concat(frames, ignore_index=True)
-    rows["assessed_on"] = rows["assessed_on"].dt.strftime("%Y-%m-%d")
-    out: dict[str, Any] = {"assessments": len(rows)}
-    url = _new_url(kind, folder)
-    try:
-        initialise(url, admin_password="benchmark admin password")
-        from prolo.db import engine_for
-
-        engine = engine_for(url)
-        started = time.perf_counter()
-        with engine.begin() as connection:
-            rows.to_sql("baseline_to_sql", connection, index=False, chunksize=100_000)
-        out["to_sql_seconds"] = time.perf_counter() - started
-        stamp = "2026-01-01 00:00:00"
-        tuples = [
-            (
-                int(r[0]),
-                int(r[1]),
-                int(r[2]),
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                1.0,
-                1.0,
-                True,
-                False,
-                "[]",
-                0,
-                "baseline",
-                stamp,
-                stamp,
-            )
-            for r in rows[
-                ["id", "patient_id", "course_id", "instrument", "assessed_on", "source", "items"]
-            ].itertuples(index=False, name=None)
-        ]
-        mark = "?" if kind == "sqlite" else "%s"
-        sql = (
-            "INSERT INTO assessments (id, patient_id, course_id, instrument, assessed_on, source, "
-            "items, score, raw_score, scorable, score_only, flags, day, time_point, created_at, "
-            f"updated_at) VALUES ({', '.join([mark] * 16)})"
-        )
-        raw = engine.raw_connection()  # the driver's own connection: no validation at all
-        try:
-            cursor = raw.cursor()
-            if kind == "sqlite":
-                cursor.execute("PRAGMA foreign_keys=OFF")  # outside a transaction to take effect
-                cursor.execute("BEGIN")
-            else:
-                cursor.execute("SET session_replication_role = replica")
-            started = time.perf_counter()
-            cursor.executemany(sql, tuples)
-            raw.commit()
-            out["executemany_seconds"] = time.perf_counter() - started
-            if kind == "postgresql":
-                out["copy_seconds"] = _copy_baseline(raw, rows, stamp)
-        finally:
-            raw.close()
-    finally:
-        from prolo.db import engine_for
-
-        engine_for(url).dispose()
-        _drop(url)
+    for variant in ("schema", "fk_off"):
+        _say(f"{kind} {patients}: raw write ({variant})")
+        out[f"raw_{variant}_seconds"] = _raw_write(kind, folder, dump, variant)
     return out
 
 
-def _copy_baseline(raw: Any, rows: Any, stamp: str) -> float:
-    """PostgreSQL's raw floor: the same rows as CSV written by pyarrow, then ``COPY``."""
-    import io
+def _read_back(url: str) -> list[tuple[str, int, Any]]:
+    """(table, row count, rows): tuples on SQLite, ``COPY`` CSV bytes on PostgreSQL."""
+    from prolo.db import engine_for
+    from prolo.models import metadata
 
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
-    cursor = raw.cursor()
-    cursor.execute("TRUNCATE assessments CASCADE")
-    raw.commit()
-    started = time.perf_counter()
-    n = len(rows)
-    table = pa.table(
-        {
-            "id": rows["id"].astype("int64"),
-            "patient_id": rows["patient_id"].astype("int64"),
-            "course_id": rows["course_id"].astype("int64"),
-            "instrument": rows["instrument"],
-            "assessed_on": rows["assessed_on"],
-            "source": rows["source"],
-            "items": rows["items"],
-            "score": pa.array([1.0] * n),
-            "raw_score": pa.array([1.0] * n),
-            "scorable": pa.array([True] * n),
-            "score_only": pa.array([False] * n),
-            "flags": pa.array(["[]"] * n),
-            "day": pa.array([0] * n),
-            "time_point": pa.array(["baseline"] * n),
-            "created_at": pa.array([stamp] * n),
-            "updated_at": pa.array([stamp] * n),
-        }
-    )
-    buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-    names = ", ".join(table.column_names)
-    with cursor.copy(f"COPY assessments ({names}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buffer.getvalue())
-    raw.commit()
-    return time.perf_counter() - started
+    raw = engine_for(url).raw_connection()
+    dump = []
+    try:
+        cursor = raw.cursor()
+        for name in _loaded_tables():
+            columns = ", ".join(c.name for c in metadata.tables[name].columns)
+            if url.startswith("sqlite"):
+                rows: Any = cursor.execute(f"SELECT {columns} FROM {name}").fetchall()
+                dump.append((name, len(rows), (columns, rows)))
+            else:
+                chunks: list[bytes] = []
+                pieces: list[bytes] = []  # COPY gives about a row at a time: 16 MB chunks
+                size = 0
+                with cursor.copy(f"COPY {name} ({columns}) TO STDOUT (FORMAT csv)") as copy:
+                    for piece in copy:
+                        pieces.append(bytes(piece))
+                        size += len(piece)
+                        if size >= 1 << 24:
+                            chunks.append(b"".join(pieces))
+                            pieces, size = [], 0
+                chunks.append(b"".join(pieces))
+                cursor.execute(f"SELECT count(*) FROM {name}")
+                # Kept as the pieces COPY gave (no joined copy: at 1M patients they are GBs).
+                dump.append((name, int(cursor.fetchone()[0]), (columns, chunks)))
+    finally:
+        raw.close()
+    return dump
 
 
-def run_child(mode: str, kind: str, patients: int, folder: Path) -> dict[str, Any]:
+def _raw_write(kind: str, folder: Path, dump: list[tuple[str, int, Any]], variant: str) -> float:
+    """Seconds to write ``dump`` into a fresh, initialised database, one transaction per
+    table, with no validation at all."""
+    from prolo.db import engine_for
+    from prolo.registry.setup import initialise
+
+    url = _new_url(kind, folder)
+    try:
+        initialise(url, admin_password="benchmark admin password")
+        raw = engine_for(url).raw_connection()  # the driver's own connection
+        try:
+            cursor = raw.cursor()
+            if kind == "sqlite" and variant == "fk_off":
+                cursor.execute("PRAGMA foreign_keys=OFF")  # outside a transaction to take effect
+            if kind == "postgresql" and variant == "fk_off":
+                cursor.execute("SET session_replication_role = replica")
+                raw.commit()
+            started = time.perf_counter()
+            for name, _, (columns, rows) in dump:
+                if kind == "sqlite":
+                    marks = ", ".join("?" * len(columns.split(", ")))
+                    cursor.execute("BEGIN")
+                    cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", rows)
+                    cursor.execute("COMMIT")
+                else:
+                    with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                        for chunk in rows:
+                            copy.write(chunk)
+                    raw.commit()
+            return time.perf_counter() - started
+        finally:
+            raw.close()
+    finally:
+        engine_for(url).dispose()
+        _drop(url)
+
+
+def run_child(kind: str, patients: int, folder: Path, keep_as: str | None) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
         "--child",
-        mode,
         "--databases",
         kind,
         "--sizes",
         str(patients),
         "--folder",
         str(folder),
+        *(["--keep-as", keep_as] if keep_as else []),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # stderr passes through: the child's progress lines, and its traceback if it fails.
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        return {"error": f"exit status {done.returncode} (traceback above)"}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -239,65 +261,51 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--baseline-sizes", default="10000,100000")
-    parser.add_argument("--child", choices=["synth", "baseline"])
+    parser.add_argument("--child", action="store_true")
     parser.add_argument("--folder", default=None)
+    parser.add_argument(
+        "--keep-as",
+        default=None,
+        help="keep the imported registry: PostgreSQL database NAME (an existing one is dropped) "
+        "or benchmarks/out/NAME.db (SQLite); one size and one database only",
+    )
     args = parser.parse_args()
     kinds = args.databases.split(",")
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.keep_as and len(kinds) * len(sizes) != 1:
+        parser.error("--keep-as keeps one registry: give one size and one database")
     folder = Path(args.folder or tempfile.mkdtemp(prefix="prolo-bench-"))
     if args.child:
-        work = child_synth if args.child == "synth" else child_baseline
-        print(json.dumps(work(kinds[0], sizes[0], folder)))
+        print(json.dumps(child(kinds[0], sizes[0], folder, args.keep_as)))
         return
+    print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
     print(
-        f"{'db':<11}{'patients':>10}{'seconds':>9}{'rows':>11}{'rows/s':>9}"
-        f"{'assess':>11}{'assess/s':>10}{'stage/s':>9}{'peak MB':>9}  truth/completers"
+        f"{'db':<11}{'patients':>9}{'seconds':>9}{'rows':>10}{'rows/s':>9}{'assess/s':>10}"
+        f"{'stage/s':>9}{'peak MB':>8}{'raw/s':>10}{'÷raw':>6}{'raw fk-off/s':>13}{'÷raw':>6}"
+        "  truth/completers"
     )
-    whole_run: dict[tuple[str, int], float] = {}
     for kind in kinds:
         for patients in sizes:
-            r = run_child("synth", kind, patients, folder)
+            r = run_child(kind, patients, folder, args.keep_as)
             if "error" in r:
-                print(f"{kind:<11}{patients:>10}  failed: {r['error']}")
+                print(f"{kind:<11}{patients:>9}  failed: {r['error']}")
                 continue
+            rate = r["rows"] / r["seconds"]
+            raw = r["rows"] / r["raw_schema_seconds"]
+            raw_off = r["rows"] / r["raw_fk_off_seconds"]
             print(
-                f"{kind:<11}{patients:>10}{r['seconds']:>9.1f}{r['rows']:>11}"
-                f"{r['rows'] / r['seconds']:>9.0f}{r['assessments']:>11}"
+                f"{kind:<11}{patients:>9}{r['seconds']:>9.1f}{r['rows']:>10}{rate:>9.0f}"
                 f"{r['assessments'] / r['seconds']:>10.0f}"
-                f"{r['assessments'] / r['assessment_stage_seconds']:>9.0f}{r['peak_mb']:>9.0f}"
-                f"  {r['pain50@6m']:.3f}/{r['completers']:.3f}"
-            )
-            whole_run[(kind, patients)] = r["assessments"] / r["seconds"]
-    print("\nbaselines (same assessment rows, no validation, no scoring)")
-    print(
-        f"{'db':<11}{'patients':>10}{'assess':>11}{'to_sql/s':>10}{'executemany/s':>15}"
-        f"{'COPY/s':>10}{'import ÷ raw':>14}"
-    )
-    for kind in kinds:
-        for patients in [int(s) for s in args.baseline_sizes.split(",") if s]:
-            b = run_child("baseline", kind, patients, folder)
-            if "error" in b:
-                print(f"{kind:<11}{patients:>10}  failed: {b['error']}")
-                continue
-            raw_rate = b["assessments"] / min(
-                b["executemany_seconds"], b.get("copy_seconds", float("inf"))
-            )
-            imported = whole_run.get((kind, patients))
-            print(
-                f"{kind:<11}{patients:>10}{b['assessments']:>11}"
-                f"{b['assessments'] / b['to_sql_seconds']:>10.0f}"
-                f"{b['assessments'] / b['executemany_seconds']:>15.0f}"
-                + (
-                    f"{b['assessments'] / b['copy_seconds']:>10.0f}"
-                    if "copy_seconds" in b
-                    else f"{'-':>10}"
-                )
-                + (f"{imported / raw_rate:>14.2f}" if imported else f"{'-':>14}")
+                f"{r['assessments'] / r['assessment_stage_seconds']:>9.0f}{r['peak_mb']:>8.0f}"
+                f"{raw:>10.0f}{rate / raw:>6.2f}{raw_off:>13.0f}{rate / raw_off:>6.2f}"
+                f"  {r['pain50@6m']:.3f}/{r['completers']:.3f}",
+                flush=True,
             )
     print(
-        "import ÷ raw: whole-run assessment rows/s of the validated, scored, audited import "
-        "(all tables) over the fastest raw write of the same assessment rows (target ≥ 0.3)"
+        "rows: every row the import wrote (all clinical tables and the due questionnaires). "
+        "raw/s: the same rows written without validation (SQLite executemany of tuples, "
+        "PostgreSQL COPY), one transaction per table, into the real schema; raw fk-off/s: the "
+        "same with foreign keys off. ÷raw: the import's whole-run rows/s over that (target ≥ 0.3)."
     )
     if not os.listdir(folder):
         folder.rmdir()

@@ -62,10 +62,13 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to a revision (default: the newest)."""
-    from prolo.db import current_revision, upgrade
+    from prolo.db import current_revision, engine_for, upgrade
+    from prolo.interop.bulk_mode import ensure_schema_objects
 
     url = database_url(database)
     upgrade(url, revision)
+    if revision == "head":  # an older revision's schema is the migrations' business
+        ensure_schema_objects(engine_for(url))  # a bulk load killed part-way left some out
     typer.echo(f"database at revision {current_revision(url)}")
 
 
@@ -91,11 +94,15 @@ def serve(
     """Serve the REST API (OpenAPI at /docs) and the web pages."""
     import uvicorn
 
+    from prolo.db import engine_for
+    from prolo.interop.bulk_mode import ensure_schema_objects
     from prolo.settings import get_settings
     from prolo.web.app import create_app
 
     settings = get_settings()
     url = database_url(database)
+    # A bulk import killed part-way leaves tables without some indexes or foreign keys.
+    ensure_schema_objects(engine_for(url))
     log_config = {**uvicorn.config.LOGGING_CONFIG}
     # Who did what, one line per authenticated request (docs/serving.md).
     log_config["loggers"] = {

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from prolo.db import engine_for
 from prolo.errors import DomainError, FieldError
 from prolo.followup.schedule import DEFAULT, Schedule
-from prolo.interop import writer
+from prolo.interop import bulk_mode, writer
 from prolo.interop.known import Known, Vocabularies
 from prolo.interop.problems import Rejection
 from prolo.interop.tables import TABLE_ORDER, TABLES
@@ -32,6 +33,9 @@ from prolo.interop.validate import Checked, validate
 from prolo.registry.models import AuditEntry
 from prolo.security.policy import WRITE, authorize
 from prolo.security.principal import Principal, system
+
+# Every table a run writes in bulk: the import tables and the due questionnaires of new courses.
+LOADED_TABLES = [*(TABLES[name].table.name for name in TABLE_ORDER), "due_questionnaires"]
 
 
 @dataclass
@@ -83,6 +87,45 @@ class Importer:
         self.schedule = schedule
         self._next: dict[str, int] = {}
         self._vocab: Vocabularies | None = None
+        # Rows this importer wrote per table, and how many of them PostgreSQL's statistics had
+        # seen at the last ANALYZE (see _analyze).
+        self._written: dict[str, int] = {}
+        self._analyzed: dict[str, int] = {}
+        self._foreign_keys_off = False
+
+    @contextmanager
+    def loading(self, *, bulk: bool = True) -> Iterator[bulk_mode.Dropped]:
+        """A run of many batches (``prolo import``, ``prolo synth``): the tables it finds
+        empty are loaded in bulk-load mode (:mod:`bulk_mode`); missing indexes or foreign keys
+        (a run killed part-way) are restored at the start and the end."""
+        with bulk_mode.loading(self.engine, LOADED_TABLES, enabled=bulk) as dropped:
+            # SQLite checks a foreign key per row written; validation has checked every
+            # reference already, and the end of the load checks them all once more.
+            self._foreign_keys_off = bool(dropped.tables) and self.engine.dialect.name == "sqlite"
+            try:
+                yield dropped
+            finally:
+                self._foreign_keys_off = False
+            if dropped.tables and self.engine.dialect.name == "sqlite":
+                bulk_mode.check_foreign_keys(self.engine, LOADED_TABLES)
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection in a new transaction for one batch (committed when the block ends,
+        rolled back on an error); in a SQLite bulk load, with foreign keys not enforced."""
+        if not self._foreign_keys_off:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                driver.execute("PRAGMA foreign_keys=ON")
 
     def next_ids(self, table: str, count: int) -> np.ndarray[Any, Any]:
         """``count`` fresh ids for ``table``, above every id in the database and given so far."""
@@ -119,48 +162,80 @@ class Importer:
         all with ``dry_run``: validation only, as ``prolo import --check``). ``on_write`` runs
         in the batch's transaction after its rows are written (e.g. to record their keys in
         the system they came from)."""
+        self.check_tables(frames)
+        sources = sources or {}
+        with self.writing() as connection:
+            checked, result = self.validate_batch(connection, frames, rows=rows, sources=sources)
+            if result.rejected or dry_run:
+                connection.rollback()
+                if dry_run and not result.rejected:
+                    result.written = {c.spec.name: len(c.rows) for c in checked}
+                return result
+            self.write_batch(connection, checked, result, sources=sources, on_write=on_write)
+        return result
+
+    def check_tables(self, frames: Mapping[str, pd.DataFrame]) -> None:
         unknown = [name for name in frames if name not in TABLES]
         if unknown:
             raise DomainError(
                 "Unknown table",
                 [FieldError("table", f"{', '.join(unknown)} (known: {', '.join(TABLE_ORDER)})")],
             )
+
+    def with_ids(self, frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """The batch's frames, each with its ids (fresh ones where a file gave none)."""
+        return {name: self._with_ids(name, frames[name]) for name in TABLE_ORDER if name in frames}
+
+    def validate_batch(
+        self,
+        connection: Connection,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        rows: Mapping[str, np.ndarray[Any, Any]] | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> tuple[list[Checked], BatchResult]:
+        """Every table of the batch checked against ``connection``'s database; nothing written."""
         rows = rows or {}
         sources = sources or {}
         result = BatchResult()
-        with self.engine.begin() as connection:
-            if self._vocab is None:
-                self._vocab = Vocabularies(connection)
-            known = Known(connection)
-            checked: list[Checked] = []
-            for name in TABLE_ORDER:
-                if name not in frames:
-                    continue
-                started = time.perf_counter()
-                frame = self._with_ids(name, frames[name])
-                numbers = rows.get(name, np.arange(1, len(frame) + 1))
-                done = validate(
-                    TABLES[name],
-                    frame,
-                    numbers,
-                    known,
-                    self._vocab,
-                    source=sources.get(name, ""),
-                    schedule=self.schedule,
-                )
-                checked.append(done)
-                result.seconds[name] = time.perf_counter() - started
-                result.rejected.extend(done.problems.rejections())
-            if result.rejected or dry_run:
-                connection.rollback()
-                if dry_run and not result.rejected:
-                    result.written = {c.spec.name: len(c.rows) for c in checked}
-                return result
-            self._write(connection, checked, sources, result.seconds)
-            if on_write is not None:
-                on_write(connection)
+        if self._vocab is None:
+            self._vocab = Vocabularies(connection)
+        known = Known(connection)
+        checked: list[Checked] = []
+        for name in TABLE_ORDER:
+            if name not in frames:
+                continue
+            started = time.perf_counter()
+            frame = self._with_ids(name, frames[name])
+            numbers = rows.get(name, np.arange(1, len(frame) + 1))
+            done = validate(
+                TABLES[name],
+                frame,
+                numbers,
+                known,
+                self._vocab,
+                source=sources.get(name, ""),
+                schedule=self.schedule,
+            )
+            checked.append(done)
+            result.seconds[name] = time.perf_counter() - started
+            result.rejected.extend(done.problems.rejections())
+        return checked, result
+
+    def write_batch(
+        self,
+        connection: Connection,
+        checked: list[Checked],
+        result: BatchResult,
+        *,
+        sources: Mapping[str, str] | None = None,
+        on_write: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Write a validated batch in ``connection``'s transaction (the caller commits)."""
+        self._write(connection, checked, sources or {}, result.seconds)
+        if on_write is not None:
+            on_write(connection)
         result.written = {c.spec.name: len(c.rows) for c in checked}
-        return result
 
     def _with_ids(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         if "id" in frame.columns:
@@ -199,11 +274,22 @@ class Importer:
                 self.schedule,
             )
             seconds["due_questionnaires"] = time.perf_counter() - started
-        if connection.dialect.name == "postgresql":
-            # Fresh statistics after a bulk load: without them PostgreSQL plans the extraction's
-            # joins as if the tables were empty (seen: 7 minutes instead of 3 s at 100k courses).
-            for done in checked:
-                connection.exec_driver_sql(f"ANALYZE {done.spec.table.name}")
+        self._analyze(connection, checked)
+
+    def _analyze(self, connection: Connection, checked: list[Checked]) -> None:
+        """Fresh statistics after a bulk load: without them PostgreSQL plans the next batch's
+        lookups and the extraction's joins as if the tables were empty (seen: 7 minutes instead
+        of 3 s at 100k courses). A table is analysed when this importer has at least doubled
+        what the last ANALYZE saw, so a run of n batches analyses each table O(log n) times
+        rather than after every batch."""
+        if connection.dialect.name != "postgresql":
+            return
+        for done in checked:
+            name = done.spec.table.name
+            self._written[name] = self._written.get(name, 0) + len(done.rows)
+            if name not in self._analyzed or self._written[name] >= 2 * self._analyzed[name]:
+                connection.exec_driver_sql(f"ANALYZE {name}")
+                self._analyzed[name] = self._written[name]
 
     def _audit(
         self, done: Checked, stamp: dt.datetime, sources: Mapping[str, str]

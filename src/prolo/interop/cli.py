@@ -65,6 +65,7 @@ def import_command(
     from prolo.errors import DomainError
     from prolo.interop import batches, files
     from prolo.interop.bulk import Importer, ImportReport
+    from prolo.interop.pipeline import Pipeline
     from prolo.interop.shape import ColumnError
     from prolo.registry.setup import initialise
 
@@ -78,7 +79,14 @@ def import_command(
         report = ImportReport()
         skipped = 0  # batches a previous run already wrote (the run was stopped part-way)
         first_row: dict[str, int] = {}
-        with Progress(disable=not progress, transient=True) as bar:
+        queued: set[str] = set()  # batches of this run already on their way to the database
+        # --check writes nothing: it leaves the indexes alone (only repairs missing ones).
+        # Otherwise the next batch is read and validated while this one is written.
+        with (
+            importer.loading(bulk=not check),
+            Pipeline(importer, report.add) as pipeline,
+            Progress(disable=not progress, transient=True) as bar,
+        ):
             task = bar.add_task("importing", total=len(parts))
             for part in parts:
                 bar.update(task, description=f"{part.table} ← {part.path.name}")
@@ -87,19 +95,27 @@ def import_command(
                     first_row[str(part.path)] = start + len(frame)
                     key = batches.fingerprint(part.table, frame)
                     with importer.engine.connect() as connection:
-                        if batches.already_imported(connection, key):
+                        if key in queued or batches.already_imported(connection, key):
                             skipped += 1
                             continue
-                    result = importer.import_batch(
+                    numbers = {part.table: np.arange(start, start + len(frame))}
+                    sources = {part.table: str(part.path)}
+                    if check:
+                        report.add(
+                            importer.import_batch(
+                                {part.table: frame}, rows=numbers, sources=sources, dry_run=True
+                            )
+                        )
+                        continue
+                    if pipeline.submit(
                         {part.table: frame},
-                        rows={part.table: np.arange(start, start + len(frame))},
-                        sources={part.table: str(part.path)},
-                        dry_run=check,
+                        rows=numbers,
+                        sources=sources,
                         on_write=partial(
                             batches.record, key=key, table=part.table, rows=len(frame)
                         ),
-                    )
-                    report.add(result)
+                    ):
+                        queued.add(key)
                 bar.advance(task)
     except (DomainError, ColumnError) as error:
         fail(str(error))

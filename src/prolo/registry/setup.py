@@ -29,6 +29,9 @@ def initialise(url: str, *, admin_password: str | None = None) -> InitReport:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     upgrade(url)
+    from prolo.interop.bulk_mode import ensure_schema_objects
+
+    ensure_schema_objects(engine_for(url))  # a bulk load killed part-way left some out
     with transaction(engine_for(url)) as session:
         added = vocabulary.load_bundled(session)
         generated = _first_admin(session, admin_password)

@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from prolo.errors import DomainError, FieldError
-from prolo.interop.bulk import Importer
+from prolo.interop.bulk import BatchResult, Importer
+from prolo.interop.pipeline import Pipeline
 from prolo.interop.tables import TABLE_ORDER
 from prolo.security.principal import system
 from prolo.synth import tracing
@@ -32,6 +33,12 @@ class RunReport:
         for name, spent in (seconds or {}).items():
             self.seconds[name] = self.seconds.get(name, 0.0) + spent
 
+    def add_counts(self, rows: dict[str, int], seconds: dict[str, float]) -> None:
+        for name, count in rows.items():
+            self.rows[name] = self.rows.get(name, 0) + count
+        for name, spent in seconds.items():
+            self.seconds[name] = self.seconds.get(name, 0.0) + spent
+
 
 def to_database(
     url: str, patients: int, seed: int, params: Params, *, progress: Progress | None = None
@@ -41,9 +48,8 @@ def to_database(
     first_id = {name: importer.first_free(name) for name in TABLE_ORDER}
     synthesis = Synthesis(patients, seed, params, first_id=first_id)
     report = RunReport()
-    for number, (size, tables) in enumerate(synthesis.batches()):
-        source = f"synth seed={seed} batch={number}"
-        result = importer.import_batch(tables, sources=dict.fromkeys(tables, source))
+
+    def written(result: BatchResult) -> None:
         if not result.ok:
             raise DomainError(
                 "A synthetic batch was rejected by the import rules",
@@ -52,9 +58,15 @@ def to_database(
                     for r in result.rejected[:5]
                 ],
             )
-        report.add(tables, result.seconds)
-        if progress is not None:
-            progress(size)
+        report.add_counts(result.written, result.seconds)
+
+    # Batch k+1 is generated and validated while batch k is written (interop/pipeline.py).
+    with importer.loading(), Pipeline(importer, written) as pipeline:
+        for number, (size, tables) in enumerate(synthesis.batches()):
+            source = f"synth seed={seed} batch={number}"
+            pipeline.submit(tables, sources=dict.fromkeys(tables, source))
+            if progress is not None:
+                progress(size)
     report.truth = synthesis.truth.as_dict()
     if tracing.enabled(params):
         write_draws(url, synthesis, params, seed)
