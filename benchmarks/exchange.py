@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from peak_memory import peak_memory_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "redcap"
@@ -41,18 +42,6 @@ def size_of(path: Path) -> int:
         wal = path.with_name(path.name + "-wal")
         return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def peak_memory_mb() -> float:
-    """This process's peak resident memory. ``VmHWM`` where Linux gives it: ``ru_maxrss`` keeps
-    the parent's peak across fork and exec, so a child would report at least its parent's."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def redcap_records(records: int, out: Path) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import shutil
 import sqlite3
 import time
@@ -31,6 +30,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+from peak_memory import peak_memory_mb
 
 OUT = Path(__file__).parent / "out"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -255,7 +256,7 @@ def _child(function: Callable[..., Any], argument: Any, queue: Any) -> None:
     started = time.perf_counter()
     result = function(argument)
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_mb()
     queue.put((seconds, peak_mb, result))
 
 

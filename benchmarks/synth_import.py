@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from peak_memory import peak_memory_mb
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -138,7 +139,7 @@ def child(kind: str, patients: int, folder: Path, keep_as: str | None = None) ->
         report = to_database(url, patients, 1, load(), progress=progress)
         seconds = time.perf_counter() - started
         imported = True
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = peak_memory_mb()
         _say(f"{kind} {patients}: import {seconds:.1f} s; reading the rows back")
         dump = _read_back(url)
     finally:

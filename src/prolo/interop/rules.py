@@ -136,9 +136,9 @@ def _links(known: Known) -> pd.MultiIndex:
         frame = pd.DataFrame(rows, columns=["practitioner_id", "site_id"])
         here = known.batch.get("practitioner_sites")
         if here is not None and len(here):
-            frame = pd.concat(
-                [frame.astype(float), here[["practitioner_id", "site_id"]].astype(float)]
-            )
+            added = here[["practitioner_id", "site_id"]].astype(float)
+            # An empty frame in a concat is deprecated as a dtype source: skip it.
+            frame = added if frame.empty else pd.concat([frame.astype(float), added])
         known.batch["_links"] = frame.astype(float)
     frame = known.batch["_links"]
     return pd.MultiIndex.from_arrays([frame["practitioner_id"], frame["site_id"]])
