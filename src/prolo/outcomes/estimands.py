@@ -185,6 +185,14 @@ def _simple(
     ]
 
 
+def _target_model(
+    table: pd.DataFrame, measure: str, point: str, values: np.ndarray[Any, Any]
+) -> imputation.Model:
+    x = imputation.covariates(table, measure, point)
+    x = imputation.informative(np.column_stack([x, imputation.practitioner_effect(table, values)]))
+    return imputation.fit(x, values)
+
+
 def _impute_target(
     table: pd.DataFrame,
     measure: str,
@@ -192,17 +200,43 @@ def _impute_target(
     values: np.ndarray[Any, Any],
     rng: np.random.Generator,
 ) -> np.ndarray[Any, Any]:
-    x = imputation.covariates(table, measure, point)
-    x = imputation.informative(np.column_stack([x, imputation.practitioner_effect(table, values)]))
-    return imputation.draw_impute(x, values, rng)
+    return _target_model(table, measure, point, values).draw(rng)
 
 
-def completed_success(
-    d: Definition, table: pd.DataFrame, rng: np.random.Generator
-) -> np.ndarray[Any, Any]:
-    """One completed data set's success indicators for the evaluable courses."""
-    completed = table.copy()
-    if d.kind == "composite":
+def _read_columns(d: Definition) -> list[str]:
+    """The columns a single-measure definition's evaluation reads."""
+    baseline = score_column("nrs_back" if d.kind == "pgic" else d.measures[0], "baseline")
+    return [baseline, score_column(d.measures[0], d.time_point)]
+
+
+class CompletedSuccess:
+    """Success indicators of the evaluable courses, one completed data set per :meth:`draw`.
+
+    For a single-measure definition the imputation model is fitted once and each draw costs
+    only its random part; evaluating reads the two columns the definition needs rather than a
+    copy of the whole table. The draws are the very same as fitting per draw."""
+
+    def __init__(self, d: Definition, table: pd.DataFrame) -> None:
+        self.d = d
+        self.table = table
+        self.model: imputation.Model | None = None
+        if d.kind != "composite":
+            self.column = score_column(d.measures[0], d.time_point)
+            self.model = _target_model(
+                table, d.measures[0], d.time_point, numeric(table, self.column)
+            )
+            self.slim = table[[c for c in _read_columns(d) if c in table.columns]]
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+        if self.model is None:
+            return self._composite(rng)
+        completed = self.slim.assign(**{self.column: self.model.draw(rng)})
+        evaluation = evaluate(self.d, completed)
+        return evaluation.success[evaluation.evaluable]
+
+    def _composite(self, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+        d, table = self.d, self.table
+        completed = table.copy()
         pain = score_column("nrs_back", d.time_point)
         completed[pain] = _impute_target(table, "nrs_back", d.time_point, numeric(table, pain), rng)
         base, follow = disability_columns(completed, d.time_point)
@@ -221,14 +255,15 @@ def completed_success(
             completed[column] = np.where(
                 use | np.isnan(numeric(completed, column)), filled, numeric(completed, column)
             )
-    else:
-        measure = d.measures[0]
-        column = score_column(measure, d.time_point)
-        completed[column] = _impute_target(
-            table, measure, d.time_point, numeric(table, column), rng
-        )
-    evaluation = evaluate(d, completed)
-    return evaluation.success[evaluation.evaluable]
+        evaluation = evaluate(d, completed)
+        return evaluation.success[evaluation.evaluable]
+
+
+def completed_success(
+    d: Definition, table: pd.DataFrame, rng: np.random.Generator
+) -> np.ndarray[Any, Any]:
+    """One completed data set's success indicators for the evaluable courses."""
+    return CompletedSuccess(d, table).draw(rng)
 
 
 def multiple_imputation(
@@ -263,9 +298,10 @@ def multiple_imputation(
             d.name, "multiple_imputation", None, None, None, None, n, reason, "no estimate"
         )
     rng = np.random.default_rng(seed)
+    draws = CompletedSuccess(d, evaluable_table)
     q, u = [], []
     for _ in range(m):
-        success = completed_success(d, evaluable_table, rng)
+        success = draws.draw(rng)
         p = float(np.clip(np.nanmean(success), 0.5 / (n + 1), 1 - 0.5 / (n + 1)))
         q.append(logit(p))
         u.append(1 / (n * p * (1 - p)))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from prolo.evidence.tau2 import dersimonian_laird
 from prolo.outcomes.definitions import evaluate, parse
-from prolo.outcomes.estimands import completed_success
+from prolo.outcomes.estimands import CompletedSuccess
 from prolo.outcomes.intervals import rubin
 from prolo.outcomes.table import as_pandas, numeric, score_column
 
@@ -113,8 +113,9 @@ def key_factors(
     groups = pd.factorize(evaluable["practitioner_id"])[0]
     rng = np.random.default_rng(seed)
     params, variances, predictions = [], [], []
+    draws = CompletedSuccess(d, evaluable)
     for _ in range(imputations):
-        y = completed_success(d, evaluable, rng)
+        y = draws.draw(rng)
         fitted = _fit(y, x, groups)
         params.append(fitted.params.to_numpy())
         variances.append(np.diag(fitted.cov_params().to_numpy()))

@@ -4,6 +4,7 @@ parameter draws and predictive mean matching (van Buuren, Flexible Imputation of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,30 +70,73 @@ def practitioner_effect(table: pd.DataFrame, target: Array, prior: float = 10.0)
     return frame["p"].map(shrunk).to_numpy(dtype=float)
 
 
-def draw_impute(x: Array, y: Array, rng: np.random.Generator) -> Array:
-    """One imputation of the missing entries of ``y`` (returns a full copy)."""
-    observed = ~np.isnan(y)
-    result = y.copy()
-    if observed.all() or observed.sum() <= x.shape[1]:
+@dataclass
+class Model:
+    """One imputation model of ``y`` given ``x``: what does not change between draws (the fit,
+    the sorted predictions of the observed that donors are matched on) computed once, so that
+    m draws cost m small steps rather than m fits."""
+
+    y: Array
+    observed: Array
+    x_missing: Array
+    beta_hat: Array
+    chol: Array
+    residual_ss: float
+    df: int
+    order: Array
+    sorted_pred: Array
+    y_obs: Array
+
+    def draw(self, rng: np.random.Generator) -> Array:
+        """One imputation of the missing entries of ``y`` (a full copy). The draws use ``rng`` in
+        the order of mice's norm.draw: σ², then β, then the donors."""
+        result = self.y.copy()
+        if self.x_missing.shape[0] == 0:
+            return result
+        sigma = np.sqrt(self.residual_ss / rng.chisquare(self.df))
+        beta_star = self.beta_hat + sigma * self.chol @ rng.standard_normal(len(self.beta_hat))
+        predicted_mis = self.x_missing @ beta_star
+        sorted_pred = self.sorted_pred
+        position = np.searchsorted(sorted_pred, predicted_mis)
+        offsets = np.arange(-DONORS, DONORS)
+        window = np.clip(position[:, None] + offsets[None, :], 0, len(sorted_pred) - 1)
+        distance = np.abs(sorted_pred[window] - predicted_mis[:, None])
+        nearest = np.argsort(distance, axis=1)[:, :DONORS]
+        pick = nearest[np.arange(len(nearest)), rng.integers(0, DONORS, len(nearest))]
+        donors = self.order[window[np.arange(len(window)), pick]]
+        result[~self.observed] = self.y_obs[donors]
         return result
+
+
+def fit(x: Array, y: Array) -> Model:
+    """The imputation model of the missing entries of ``y`` (nothing to impute when all are
+    observed, or too few are to fit the model: its draws then return ``y`` unchanged)."""
+    observed = ~np.isnan(y)
+    p = x.shape[1]
+    if observed.all() or observed.sum() <= p:
+        empty = np.zeros((0, p))
+        return Model(y, observed, empty, np.zeros(p), np.eye(p), 0.0, 1, *([np.zeros(0)] * 3))
     x_obs, y_obs = x[observed], y[observed]
-    xtx = x_obs.T @ x_obs + 1e-6 * np.eye(x.shape[1])  # a ridge as in mice's norm.draw
+    xtx = x_obs.T @ x_obs + 1e-6 * np.eye(p)  # a ridge as in mice's norm.draw
     beta_hat = np.linalg.solve(xtx, x_obs.T @ y_obs)
     residual = y_obs - x_obs @ beta_hat
-    df = max(len(y_obs) - x.shape[1], 1)
-    sigma = np.sqrt(float(residual @ residual) / rng.chisquare(df))
-    chol = np.linalg.cholesky(np.linalg.inv(xtx) + 1e-12 * np.eye(x.shape[1]))
-    beta_star = beta_hat + sigma * chol @ rng.standard_normal(x.shape[1])
+    chol = np.linalg.cholesky(np.linalg.inv(xtx) + 1e-12 * np.eye(p))
     predicted_obs = x_obs @ beta_hat
-    predicted_mis = x[~observed] @ beta_star
     order = np.argsort(predicted_obs)
-    sorted_pred = predicted_obs[order]
-    position = np.searchsorted(sorted_pred, predicted_mis)
-    offsets = np.arange(-DONORS, DONORS)
-    window = np.clip(position[:, None] + offsets[None, :], 0, len(sorted_pred) - 1)
-    distance = np.abs(sorted_pred[window] - predicted_mis[:, None])
-    nearest = np.argsort(distance, axis=1)[:, :DONORS]
-    pick = nearest[np.arange(len(nearest)), rng.integers(0, DONORS, len(nearest))]
-    donors = order[window[np.arange(len(window)), pick]]
-    result[~observed] = y_obs[donors]
-    return result
+    return Model(
+        y=y,
+        observed=observed,
+        x_missing=x[~observed],
+        beta_hat=beta_hat,
+        chol=chol,
+        residual_ss=float(residual @ residual),
+        df=max(len(y_obs) - p, 1),
+        order=order,
+        sorted_pred=predicted_obs[order],
+        y_obs=y_obs,
+    )
+
+
+def draw_impute(x: Array, y: Array, rng: np.random.Generator) -> Array:
+    """One imputation of the missing entries of ``y`` (returns a full copy)."""
+    return fit(x, y).draw(rng)

@@ -83,7 +83,7 @@ def _score_curves(
     d: Definition, frame: pd.DataFrame, grid: list[float], m: int, rng: np.random.Generator
 ) -> list[list[float]]:
     """Success share per imputation (rows) and δ (columns), δ points worse on the score."""
-    from prolo.outcomes.estimands import _impute_target
+    from prolo.outcomes.estimands import _target_model
 
     measure = d.measures[0]
     column = score_column(measure, d.time_point)
@@ -95,9 +95,10 @@ def _score_curves(
     # Only the columns the definition reads: assigning into the whole table on every δ would
     # copy it m × len(grid) times.
     slim = frame[[c for c in (column, score_column(measure, "baseline")) if c in frame.columns]]
+    model = _target_model(frame, measure, d.time_point, values)
     curves = []
     for _ in range(m):
-        filled = _impute_target(frame, measure, d.time_point, values, rng)
+        filled = model.draw(rng)
         row = []
         for delta in grid:
             shifted = np.where(missing, np.clip(filled + delta, 0, top), filled)
