@@ -178,7 +178,9 @@ def read_arrow(
     (seen here: tests/outcomes/test_extract.py::test_extraction_does_not_blind_other_connections).
 
     ``few``: the caller expects few rows (a handful of courses): on PostgreSQL they are then read
-    through psycopg, which connects in milliseconds where ADBC takes ~0.15 s.
+    through psycopg, which connects in milliseconds where ADBC takes ~0.15 s; on SQLite in this
+    process, never in a child (starting one costs ~2.7 s, and ADBC's own SQLite took 11 s for
+    the store's changed-courses query that Python's answers in 2 ms on a million courses).
     ``as_tuples`` (SQLite below the child-process size): fetched tuples even with a ``schema``,
     for a query read on a second thread while this one has SQLite build text (two text builds
     at once contend inside SQLite; a text build beside a fetch does not: see course_table).
@@ -188,7 +190,7 @@ def read_arrow(
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         path = parsed.database or ":memory:"
-        if path != ":memory:" and _size(path) >= ADBC_SQLITE_FROM_BYTES:
+        if path != ":memory:" and not few and _size(path) >= ADBC_SQLITE_FROM_BYTES:
             return _concat(_sqlite_in_children(path, statements), schema)
         if schema is not None and path != ":memory:" and not as_tuples:
             return _sqlite_csv(path, statements, schema)

@@ -66,11 +66,16 @@ def read(
 
     few = bool(course_ids)
     only = f"m.course_id IN ({_ints(course_ids)})" if few else ""
-    members = source.frame(MEMBERS_SQL + (f" WHERE {only}" if few else ""), MEMBER_SCHEMA, few=few)
+    # On SQLite both reads stay in this process: narrow rows, and a child reader's start-up
+    # (extract.read_arrow) would cost more than the read.
+    small = few or source.dialect == "sqlite"
+    members = source.frame(
+        MEMBERS_SQL + (f" WHERE {only}" if few else ""), MEMBER_SCHEMA, few=small
+    )
     if members.height == 0 or not instruments:
         return members, pl.DataFrame(schema=TRACED_SCHEMA)
     traced_sql = _traced_sql(instruments) + (f" AND {only.replace('m.', 'a.')}" if few else "")
-    raw = source.query(traced_sql, few=few)
+    raw = source.query(traced_sql, few=small)
     if raw.num_rows == 0:
         return members, pl.DataFrame(schema=TRACED_SCHEMA)
     frame = pl.from_arrow(raw)
