@@ -223,6 +223,11 @@ def _postgres_rows(parsed: Any, statements: list[str]) -> list[pa.Table]:
     plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
     tables: list[pa.Table] = []
     with psycopg.connect(plain, autocommit=True) as connection:
+        # A few courses are read by their ids. For a long id list the planner guesses about a
+        # hundred times the rows (1.1M for the 129k assessments of 10,000 courses among a
+        # million) and scans the whole table: 1.7 s where the (course_id, instrument) index
+        # takes 0.2 s.
+        connection.execute("SET enable_seqscan = off")
         for sql in statements:
             cursor = connection.execute(sql)
             names = [d.name for d in cursor.description or ()]
