@@ -259,13 +259,6 @@ class CompletedSuccess:
         return evaluation.success[evaluation.evaluable]
 
 
-def completed_success(
-    d: Definition, table: pd.DataFrame, rng: np.random.Generator
-) -> np.ndarray[Any, Any]:
-    """One completed data set's success indicators for the evaluable courses."""
-    return CompletedSuccess(d, table).draw(rng)
-
-
 def multiple_imputation(
     d: Definition,
     table: pd.DataFrame,
